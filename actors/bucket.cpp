@@ -1,0 +1,263 @@
+#include "actors/bucket.hpp"
+
+#include "actors/outcome.hpp"
+#include "messages/error.hpp"
+
+#include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace jm {
+
+namespace {
+
+using self_ptr = bucket_actor::stateful_pointer<bucket_state>;
+
+void flush(self_ptr self);
+void try_claim(self_ptr self);
+
+// Replies to drains once nothing of this bucket is in flight or unwritten.
+void check_drained(self_ptr self) {
+  auto& s = self->state;
+  if (!s.draining || !s.in_flight.empty() || !s.pending.empty() || s.flushing
+      || s.claiming)
+    return;
+  for (auto& rp : s.drain_promises)
+    rp.deliver(true);
+  s.drain_promises.clear();
+}
+
+void buffer_write(self_ptr self, job_write w) {
+  auto& s = self->state;
+  auto id = w.job.id;
+  if (auto i = s.pending.find(id); i != s.pending.end()) {
+    // Coalesce with the unsent earlier write of the same job (its start):
+    // the store only needs the latest state, fenced by the oldest version.
+    w.expected_version = i->second.expected_version;
+    i->second = std::move(w);
+  } else {
+    s.pending.emplace(id, std::move(w));
+    s.pending_order.push_back(id);
+  }
+  if (s.pending.size() >= s.cfg.flush_batch) {
+    flush(self);
+  } else if (!s.flush_scheduled) {
+    s.flush_scheduled = true;
+    self->delayed_send(self, s.cfg.flush_interval, atom::flush_v);
+  }
+}
+
+void flush(self_ptr self) {
+  auto& s = self->state;
+  if (s.flushing || s.pending.empty())
+    return;
+  job_writes batch;
+  batch.writes.reserve(s.pending.size());
+  for (auto& id : s.pending_order)
+    batch.writes.push_back(std::move(s.pending[id]));
+  s.pending.clear();
+  s.pending_order.clear();
+  s.flushing = true;
+  auto size = batch.writes.size();
+  // Kept for a retry when the store fails: outcomes must not be lost.
+  auto copy = std::make_shared<job_writes>(batch);
+  self->request(s.agent, caf::infinite, atom::write_v, std::move(batch))
+    .then(
+      [self, copy](const write_flags& flags) {
+        auto& s = self->state;
+        s.flushing = false;
+        for (size_t i = 0; i < flags.applied.size(); ++i) {
+          if (!flags.applied[i]) {
+            // Somebody else owns the job now (rescued, cancelled): drop it.
+            ++s.num_conflicts;
+            spdlog::debug("bucket {}: write for job {} lost its fence",
+                          s.cfg.record.bucket_id,
+                          to_string(copy->writes[i].job.id));
+          }
+        }
+        if (!s.pending.empty())
+          flush(self);
+        check_drained(self);
+      },
+      [self, copy, size](const caf::error& err) {
+        auto& s = self->state;
+        s.flushing = false;
+        spdlog::warn("bucket {}: writing {} outcomes failed: {}; retrying",
+                     s.cfg.record.bucket_id, size, describe(err));
+        // Put them back in front of newer writes of the same jobs.
+        for (auto& w : copy->writes) {
+          auto id = w.job.id;
+          if (auto i = s.pending.find(id); i != s.pending.end()) {
+            i->second.expected_version = w.expected_version;
+          } else {
+            s.pending.emplace(id, w);
+            s.pending_order.insert(s.pending_order.begin(), id);
+          }
+        }
+        s.flush_scheduled = true;
+        self->delayed_send(self, std::chrono::milliseconds{200},
+                           atom::flush_v);
+      });
+}
+
+void submit(self_ptr self, job x) {
+  auto& s = self->state;
+  auto withdrawn = std::make_shared<std::atomic<bool>>(false);
+  s.unstarted.emplace(x.id, withdrawn);
+  execution_request req;
+  req.attempt = x.failure_count + 1;
+  req.withdrawn = std::move(withdrawn);
+  auto handle = caf::actor_cast<bucket_actor>(self);
+  req.on_start = [handle](const job_id& id, timestamp at) {
+    caf::anon_send(handle, atom::started_v, run_started{id, at});
+  };
+  req.on_done = [handle](execution_result r) {
+    caf::anon_send(handle, atom::done_v, std::move(r));
+  };
+  req.job = x;
+  s.in_flight.emplace(x.id, std::move(x));
+  s.pool->submit(std::move(req));
+}
+
+void try_claim(self_ptr self) {
+  auto& s = self->state;
+  if (s.claiming || s.draining)
+    return;
+  auto busy = static_cast<uint32_t>(s.in_flight.size());
+  if (busy >= s.cfg.batch_size)
+    return;
+  auto free = s.cfg.batch_size - busy;
+  s.claiming = true;
+  claim_request req{s.cfg.record.bucket_id, now(), free, s.cfg.deadline_grace};
+  self->request(s.agent, caf::infinite, atom::claim_v, std::move(req))
+    .then(
+      [self, free](job_list& xs) {
+        auto& s = self->state;
+        s.claiming = false;
+        s.more_due = xs.jobs.size() == free;
+        s.num_claimed += xs.jobs.size();
+        for (auto& x : xs.jobs)
+          submit(self, std::move(x));
+        if (s.draining) {
+          // Claimed while a drain began: give them straight back.
+          for (auto& [id, flag] : s.unstarted) {
+            flag->store(true);
+            buffer_write(self, hand_back(s.in_flight.at(id)));
+            s.in_flight.erase(id);
+          }
+          s.unstarted.clear();
+          check_drained(self);
+        }
+      },
+      [self](const caf::error& err) {
+        auto& s = self->state;
+        s.claiming = false;
+        spdlog::warn("bucket {}: claim failed: {}", s.cfg.record.bucket_id,
+                     describe(err));
+        check_drained(self);
+      });
+}
+
+// Claims now if the work is due, else sets a timer for when it is.
+void wake_at(self_ptr self, timestamp due) {
+  auto& s = self->state;
+  auto t = now();
+  if (due <= t) {
+    s.more_due = true;
+    try_claim(self);
+    return;
+  }
+  if (s.timer_at && *s.timer_at <= due)
+    return;
+  s.timer_at = due;
+  auto delay = std::chrono::duration_cast<std::chrono::microseconds>(due - t);
+  self->delayed_send(self, delay, atom::wake_v, wake_up{due});
+}
+
+} // namespace
+
+bucket_actor::behavior_type
+bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
+       agent_connection_actor agent, std::shared_ptr<executor_pool> pool) {
+  auto& s = self->state;
+  s.cfg = std::move(cfg);
+  s.agent = std::move(agent);
+  s.pool = std::move(pool);
+  self->delayed_send(self, s.cfg.poll_interval, atom::tick_v);
+  // Jobs may already be waiting (a restart, or a node that just joined).
+  self->send(self, atom::wake_v, wake_up{now()});
+  return {
+    [self](atom::wake, wake_up w) {
+      auto& s = self->state;
+      if (s.timer_at && *s.timer_at <= now())
+        s.timer_at.reset();
+      wake_at(self, w.due_at);
+    },
+    [self](atom::started, run_started x) {
+      auto& s = self->state;
+      s.unstarted.erase(x.id);
+      auto i = s.in_flight.find(x.id);
+      if (i == s.in_flight.end())
+        return;
+      auto& j = i->second;
+      job_write w;
+      w.expected_version = j.version;
+      j.status = job_status::processing;
+      j.version += 1;
+      w.job = j;
+      buffer_write(self, std::move(w));
+    },
+    [self](atom::done, execution_result r) {
+      auto& s = self->state;
+      s.unstarted.erase(r.id);
+      auto i = s.in_flight.find(r.id);
+      if (i == s.in_flight.end())
+        return;
+      std::uniform_real_distribution<double> jitter{0.0, 1.0};
+      auto w = record_outcome(i->second, r, s.cfg.retry,
+                              s.cfg.record.worker_id, jitter(s.gen));
+      if (r.outcome != attempt_outcome::succeeded)
+        spdlog::info("job {} ({}) {}: {}{}", to_string(r.id),
+                     i->second.handler, to_string(r.outcome), r.error,
+                     w.job.status == job_status::held_on_master
+                       ? " - retry at " + format_timestamp(w.job.scheduled_at)
+                       : std::string{" - no retries left"});
+      s.in_flight.erase(i);
+      ++s.num_finished;
+      buffer_write(self, std::move(w));
+      auto busy = s.in_flight.size();
+      if (s.more_due && busy <= s.cfg.batch_size / 2)
+        try_claim(self);
+      check_drained(self);
+    },
+    [self](atom::flush) {
+      self->state.flush_scheduled = false;
+      flush(self);
+    },
+    [self](atom::tick) {
+      auto& s = self->state;
+      s.more_due = true;
+      try_claim(self);
+      self->delayed_send(self, s.cfg.poll_interval, atom::tick_v);
+    },
+    [self](atom::drain) -> caf::result<bool> {
+      auto& s = self->state;
+      s.draining = true;
+      for (auto& [id, flag] : s.unstarted) {
+        flag->store(true);
+        if (auto i = s.in_flight.find(id); i != s.in_flight.end()) {
+          buffer_write(self, hand_back(i->second));
+          s.in_flight.erase(i);
+        }
+      }
+      s.unstarted.clear();
+      flush(self);
+      auto rp = self->make_response_promise<bool>();
+      s.drain_promises.push_back(rp);
+      check_drained(self);
+      return rp;
+    },
+  };
+}
+
+} // namespace jm

@@ -1,0 +1,68 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "config/options.hpp"
+
+#include <caf/typed_response_promise.hpp>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <vector>
+
+namespace jm {
+
+struct bucket_config {
+  bucket_record record;
+  uint32_t batch_size = 250;
+  retry_config retry;
+  /// Fallback poll when no wake-up arrives.
+  duration poll_interval = std::chrono::seconds{1};
+  /// Outcomes are written at most this long after they happen...
+  duration flush_interval = std::chrono::milliseconds{2};
+  /// ... or as soon as this many are buffered.
+  uint32_t flush_batch = 500;
+  /// Added to a claimed job's timeout to form its process deadline.
+  duration deadline_grace = std::chrono::minutes{1};
+  /// How long a drain waits for running handlers.
+  duration drain_grace = std::chrono::seconds{10};
+};
+
+struct bucket_state {
+  static inline const char* name = "bucket";
+  bucket_config cfg;
+  agent_connection_actor agent;
+  std::shared_ptr<executor_pool> pool;
+
+  /// Claimed jobs not yet finished, as last written (version included).
+  std::map<job_id, job> in_flight;
+  /// Claimed jobs that have not started; withdrawn on drain.
+  std::map<job_id, std::shared_ptr<std::atomic<bool>>> unstarted;
+  /// Buffered writes, at most one per job, in arrival order.
+  std::map<job_id, job_write> pending;
+  std::vector<job_id> pending_order;
+
+  bool claiming = false;
+  /// The last claim filled the batch: more jobs may be due.
+  bool more_due = true;
+  bool flushing = false;
+  bool flush_scheduled = false;
+  bool draining = false;
+  std::optional<timestamp> timer_at;
+  std::vector<caf::typed_response_promise<bool>> drain_promises;
+  std::mt19937_64 gen{std::random_device{}()};
+
+  uint64_t num_claimed = 0;
+  uint64_t num_finished = 0;
+  uint64_t num_conflicts = 0;
+};
+
+/// The BUCKET: one priority (and lane) of one worker. Claims due jobs in
+/// batches when woken (or on its fallback poll), runs them on the worker's
+/// executor pool and records their outcomes in fenced, batched writes.
+bucket_actor::behavior_type
+bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
+       agent_connection_actor agent, std::shared_ptr<executor_pool> pool);
+
+} // namespace jm

@@ -1,0 +1,220 @@
+#pragma once
+
+// Every typed actor handle of the project, with the messages they exchange
+// inside a process. Messages that cross a process boundary are only
+// `wire_request` / `wire_reply` (Cap'n Proto bytes, see messages/wire.hpp);
+// the structs below are local-only and marked so.
+
+#include "actors/executor_pool.hpp"
+#include "messages/api.hpp"
+#include "messages/job.hpp"
+#include "messages/wire.hpp"
+#include "providers/store.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace jm {
+
+namespace atom {
+
+#define JM_ATOM(name)                                                          \
+  using name = caf::atom_constant<caf::atom(#name)>;                           \
+  constexpr auto name##_v = name::value;
+
+JM_ATOM(assign)
+JM_ATOM(attach)
+JM_ATOM(buckets)
+JM_ATOM(claim)
+JM_ATOM(detail)
+JM_ATOM(done)
+JM_ATOM(drain)
+JM_ATOM(flush)
+JM_ATOM(get)
+JM_ATOM(insert)
+JM_ATOM(join)
+JM_ATOM(leave)
+JM_ATOM(list)
+JM_ATOM(renew)
+JM_ATOM(rescue)
+JM_ATOM(restart)
+JM_ATOM(started)
+JM_ATOM(sweep)
+JM_ATOM(tick)
+JM_ATOM(wake)
+JM_ATOM(write)
+
+#undef JM_ATOM
+
+} // namespace atom
+
+// -- local messages -----------------------------------------------------------
+
+struct job_list {
+  std::vector<job> jobs;
+};
+
+struct job_writes {
+  std::vector<job_write> writes;
+};
+
+struct write_flags {
+  std::vector<bool> applied;
+};
+
+struct maybe_job {
+  std::optional<jm::job> job;
+};
+
+struct claim_request {
+  std::string bucket_id;
+  timestamp due_by;
+  uint32_t limit = 0;
+  duration grace{};
+};
+
+struct assign_request {
+  timestamp horizon;
+  uint32_t limit = 0;
+  std::vector<bucket_record> buckets;
+};
+
+struct bucket_list {
+  std::vector<bucket_record> buckets;
+};
+
+struct lease_renewal {
+  std::string node_id;
+  timestamp expires_at;
+};
+
+/// Work for a bucket is due at `due_at` (now or later).
+struct wake_up {
+  timestamp due_at;
+};
+
+struct run_started {
+  job_id id;
+  timestamp at;
+};
+
+// -- handles ------------------------------------------------------------------
+
+/// The STORE actor: detached, the sole owner of a master_store connection.
+using store_actor = caf::typed_actor<
+  // Inserts new jobs; ids that exist are left alone.
+  caf::replies_to<atom::insert, job_list>::with<bool>,
+  // Reads one job.
+  caf::replies_to<atom::get, job_id>::with<maybe_job>,
+  // Lists jobs matching a filter.
+  caf::replies_to<atom::list, job_filter>::with<job_list>,
+  // Reads a job with its attempts; ec::unknown_job when absent.
+  caf::replies_to<atom::detail, job_id>::with<job_detail>,
+  // Fenced writes; says per write whether it applied.
+  caf::replies_to<atom::write, job_writes>::with<write_flags>,
+  // Moves due held jobs into the given buckets.
+  caf::replies_to<atom::assign, assign_request>::with<job_list>,
+  // Registers this node.
+  caf::replies_to<atom::join, node_record>::with<bool>,
+  // Extends a node's lease; false when the node was declared dead.
+  caf::replies_to<atom::renew, lease_renewal>::with<bool>,
+  // Removes a node and its buckets (graceful leave).
+  caf::replies_to<atom::leave, std::string>::with<bool>,
+  // Registers buckets.
+  caf::replies_to<atom::buckets, bucket_list>::with<bool>,
+  // Returns the live jobs of dead nodes to the master.
+  caf::replies_to<atom::rescue>::with<job_list>,
+  // Returns jobs past their process deadline to the master.
+  caf::replies_to<atom::sweep>::with<uint64_t>>;
+
+/// The AGENT CONNECTION actor: detached, the sole owner of an agent_store.
+using agent_connection_actor = caf::typed_actor<
+  // Claims a bucket's due jobs.
+  caf::replies_to<atom::claim, claim_request>::with<job_list>,
+  // Fenced result writes.
+  caf::replies_to<atom::write, job_writes>::with<write_flags>>;
+
+/// The BUCKET actor: pulls its jobs, runs them on the worker's executor
+/// pool, writes their outcomes in batches.
+using bucket_actor = caf::typed_actor<
+  // Work is due at the given time.
+  caf::reacts_to<atom::wake, wake_up>,
+  // INTERNAL: a run started on the executor pool.
+  caf::reacts_to<atom::started, run_started>,
+  // INTERNAL: a run ended.
+  caf::reacts_to<atom::done, execution_result>,
+  // INTERNAL: write buffered outcomes now.
+  caf::reacts_to<atom::flush>,
+  // INTERNAL: fallback poll.
+  caf::reacts_to<atom::tick>,
+  // Stops claiming, lets running jobs finish, hands back unstarted ones;
+  // replies when nothing of this bucket is in flight.
+  caf::replies_to<atom::drain>::with<bool>>;
+
+/// The front door of a cluster, as clients see it across the network.
+using master_api_actor
+  = caf::typed_actor<caf::replies_to<wire_request>::with<wire_reply>>;
+
+/// The MASTER actor: validates and executes requests, assigns held jobs to
+/// buckets, rescues the jobs of dead nodes, sweeps deadlines.
+using master_actor = master_api_actor::extend<
+  // A bucket announces itself so that it gets wake-ups.
+  caf::reacts_to<atom::attach, bucket_record, bucket_actor>,
+  // INTERNAL: periodic assignment, rescue and sweep.
+  caf::reacts_to<atom::tick>>;
+
+/// The GATEWAY: the published, stable address of the master's front door;
+/// it forwards to whichever MASTER instance currently runs.
+using gateway_actor = master_api_actor::extend<
+  // The supervisor (re)started the master (a master_actor).
+  caf::reacts_to<atom::attach, caf::strong_actor_ptr>>;
+
+/// The WORKER actor: owns the executor pool and supervises its buckets.
+using worker_actor = caf::typed_actor<
+  // The master (re)started: announce every bucket to it.
+  caf::reacts_to<atom::attach, master_actor>,
+  // INTERNAL: a bucket (re)started.
+  caf::reacts_to<atom::attach, bucket_record, bucket_actor>,
+  // Drains every bucket; replies when all are idle.
+  caf::replies_to<atom::drain>::with<bool>>;
+
+/// The NODE actor: root supervisor of one process. Spawns the STORE, the
+/// AGENT CONNECTION, the MASTER (supervised) and the WORKERs, renews the
+/// node's lease, and stops everything in order.
+using node_actor = caf::typed_actor<
+  // Graceful stop: drain workers, leave the cluster; replies when done.
+  caf::replies_to<atom::drain>::with<bool>,
+  // INTERNAL: renew the lease.
+  caf::reacts_to<atom::renew>>;
+
+/// A SUPERVISOR: restarts its one child with exponential backoff.
+using supervisor_actor = caf::typed_actor<
+  // The current child (null while it waits to restart).
+  caf::replies_to<atom::get>::with<caf::strong_actor_ptr>,
+  // INTERNAL: the backoff after a crash has passed.
+  caf::reacts_to<atom::restart>>;
+
+} // namespace jm
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::job_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::job_writes)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::write_flags)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::maybe_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::claim_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::assign_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::bucket_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::lease_renewal)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::wake_up)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::run_started)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::job_id)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::job_filter)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::job_detail)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::node_record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::bucket_record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::execution_result)

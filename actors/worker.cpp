@@ -1,0 +1,132 @@
+#include "actors/worker.hpp"
+
+#include "messages/error.hpp"
+
+#include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace jm {
+
+namespace {
+
+using self_ptr = worker_actor::stateful_pointer<worker_state>;
+
+std::vector<bucket_record> plan_buckets(const worker_state& s) {
+  std::vector<bucket_record> result;
+  auto& w = s.settings.worker;
+  if (w.mode == worker_mode::coordinator || w.mode == worker_mode::drain)
+    return result;
+  for (int p = 1; p <= num_priorities; ++p) {
+    auto qty = w.buckets_per_priority[static_cast<size_t>(p) - 1];
+    for (uint32_t i = 1; i <= qty; ++i) {
+      bucket_record b;
+      b.priority = static_cast<priority>(p);
+      b.bucket_id = s.worker_id + "/" + std::string{to_string(b.priority)}
+                    + "/" + std::to_string(i);
+      b.worker_id = s.worker_id;
+      b.node_id = s.settings.node_id;
+      b.lane = w.lane;
+      result.push_back(std::move(b));
+    }
+  }
+  return result;
+}
+
+} // namespace
+
+worker_actor::behavior_type
+worker(worker_actor::stateful_pointer<worker_state> self,
+       worker_settings settings, agent_connection_actor agent,
+       store_actor store, std::shared_ptr<const handler_registry> handlers) {
+  auto& s = self->state;
+  s.settings = std::move(settings);
+  s.worker_id = s.settings.worker.name + "@" + s.settings.node_id;
+  s.agent = std::move(agent);
+  s.store = std::move(store);
+  s.handlers = std::move(handlers);
+  s.pool = executor_pool::make(
+    *s.handlers, s.settings.worker.parallelism,
+    [](const job& x, std::string_view text) {
+      spdlog::info("[{} {}] {}", x.handler, to_string(x.id).substr(0, 8),
+                   text);
+    });
+  auto records = plan_buckets(s);
+  // Registered before the buckets run, so that the master can route to them
+  // and find them again after a crash of this node.
+  self->request(s.store, caf::infinite, atom::buckets_v, bucket_list{records})
+    .then([](bool) {},
+          [](const caf::error& err) {
+            spdlog::error("worker: registering buckets failed: {}",
+                          describe(err));
+          });
+  auto handle = caf::actor_cast<worker_actor>(self);
+  for (auto& rec : records) {
+    auto cfg = s.settings.bucket_template;
+    cfg.record = rec;
+    cfg.batch_size = s.settings.worker.batch_size;
+    supervisor_config sc;
+    sc.child_name = "bucket " + rec.bucket_id;
+    auto agent_handle = s.agent;
+    auto pool = s.pool;
+    auto sup = self->spawn<caf::linked>(
+      supervisor, sc,
+      [cfg, agent_handle, pool](caf::local_actor* parent) {
+        auto b = parent->spawn(bucket, cfg, agent_handle, pool);
+        return caf::actor_cast<caf::strong_actor_ptr>(b);
+      },
+      [handle, rec](const caf::strong_actor_ptr& child) {
+        caf::anon_send(handle, atom::attach_v, rec,
+                       caf::actor_cast<bucket_actor>(child));
+      });
+    s.supervisors.push_back(sup);
+  }
+  spdlog::info("worker {}: {} buckets, {} handler threads, batch {}{}",
+               s.worker_id, records.size(), s.settings.worker.parallelism,
+               s.settings.worker.batch_size,
+               s.settings.worker.lane.empty()
+                 ? std::string{}
+                 : ", lane " + s.settings.worker.lane);
+  self->attach_functor([pool = s.pool] { pool->stop_all(); });
+  return {
+    [self](atom::attach, master_actor& m) {
+      auto& s = self->state;
+      s.master = std::move(m);
+      for (auto& [id, b] : s.buckets)
+        self->send(s.master, atom::attach_v, b.first, b.second);
+    },
+    [self](atom::attach, bucket_record& rec, bucket_actor& b) {
+      auto& s = self->state;
+      s.buckets.insert_or_assign(rec.bucket_id, std::make_pair(rec, b));
+      if (s.master)
+        self->send(s.master, atom::attach_v, rec, b);
+    },
+    [self](atom::drain) -> caf::result<bool> {
+      auto& s = self->state;
+      auto rp = self->make_response_promise<bool>();
+      if (s.buckets.empty()) {
+        rp.deliver(true);
+        return rp;
+      }
+      auto remaining = std::make_shared<size_t>(s.buckets.size());
+      auto grace = s.settings.bucket_template.drain_grace;
+      for (auto& [id, b] : s.buckets) {
+        self->request(b.second, grace + std::chrono::seconds{2}, atom::drain_v)
+          .then(
+            [rp, remaining](bool) mutable {
+              if (--*remaining == 0)
+                rp.deliver(true);
+            },
+            [rp, remaining, id = id](const caf::error& err) mutable {
+              spdlog::warn("worker: bucket {} did not drain: {}", id,
+                           describe(err));
+              if (--*remaining == 0)
+                rp.deliver(false);
+            });
+      }
+      return rp;
+    },
+  };
+}
+
+} // namespace jm

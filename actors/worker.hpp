@@ -1,0 +1,46 @@
+#pragma once
+
+#include "actors/bucket.hpp"
+#include "actors/handler.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/supervisor.hpp"
+#include "config/options.hpp"
+
+#include <caf/typed_response_promise.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace jm {
+
+struct worker_settings {
+  worker_config worker;
+  std::string node_id;
+  /// Every bucket of this worker starts from this (record filled in here).
+  bucket_config bucket_template;
+};
+
+struct worker_state {
+  static inline const char* name = "worker";
+  worker_settings settings;
+  std::string worker_id;
+  agent_connection_actor agent;
+  store_actor store;
+  std::shared_ptr<executor_pool> pool;
+  master_actor master;
+  /// Current instance of every bucket, by bucket id.
+  std::map<std::string, std::pair<bucket_record, bucket_actor>> buckets;
+  std::shared_ptr<const handler_registry> handlers;
+  std::vector<supervisor_actor> supervisors;
+};
+
+/// The WORKER: owns the executor pool, supervises one BUCKET per priority
+/// (times the configured quantity) and announces them to the MASTER.
+worker_actor::behavior_type
+worker(worker_actor::stateful_pointer<worker_state> self,
+       worker_settings settings, agent_connection_actor agent,
+       store_actor store, std::shared_ptr<const handler_registry> handlers);
+
+} // namespace jm

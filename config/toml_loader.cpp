@@ -1,0 +1,298 @@
+#include "config/toml_loader.hpp"
+
+#include "messages/error.hpp"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace jm {
+
+namespace {
+
+// Walks one TOML table, remembering which keys were consumed so that
+// leftovers (typos) can be reported instead of silently ignored.
+class table_reader {
+public:
+  table_reader(const toml::table& tbl, std::string prefix, std::string source)
+    : tbl_(tbl), prefix_(std::move(prefix)), source_(std::move(source)) {
+  }
+
+  caf::error error() const { return err_; }
+
+  template <class T>
+  void integer(std::string_view key, T& out, int64_t lo, int64_t hi) {
+    auto node = take(key);
+    if (!node || err_)
+      return;
+    auto v = node->value<int64_t>();
+    if (!v || *v < lo || *v > hi) {
+      fail(key, *node, "expected an integer between " + std::to_string(lo)
+                         + " and " + std::to_string(hi));
+      return;
+    }
+    out = static_cast<T>(*v);
+  }
+
+  void floating(std::string_view key, double& out) {
+    auto node = take(key);
+    if (!node || err_)
+      return;
+    auto v = node->value<double>();
+    if (!v) {
+      fail(key, *node, "expected a number");
+      return;
+    }
+    out = *v;
+  }
+
+  void string(std::string_view key, std::string& out) {
+    auto node = take(key);
+    if (!node || err_)
+      return;
+    auto v = node->value<std::string>();
+    if (!v || !node->is_string()) {
+      fail(key, *node, "expected a string");
+      return;
+    }
+    out = *v;
+  }
+
+  void boolean(std::string_view key, bool& out) {
+    auto node = take(key);
+    if (!node || err_)
+      return;
+    if (!node->is_boolean()) {
+      fail(key, *node, "expected true or false");
+      return;
+    }
+    out = *node->value<bool>();
+  }
+
+  void dur(std::string_view key, duration& out) {
+    std::string text;
+    auto node = tbl_.get(key);
+    string(key, text);
+    if (!node || err_)
+      return;
+    auto d = parse_duration(text);
+    if (!d) {
+      fail(key, *node, describe(d.error()));
+      return;
+    }
+    out = *d;
+  }
+
+  template <class Enum, class Parse>
+  void enumeration(std::string_view key, Enum& out, Parse parse) {
+    std::string text;
+    auto node = tbl_.get(key);
+    string(key, text);
+    if (!node || err_)
+      return;
+    auto v = parse(text);
+    if (!v) {
+      fail(key, *node, describe(v.error()));
+      return;
+    }
+    out = *v;
+  }
+
+  const toml::table* subtable(std::string_view key) {
+    auto node = take(key);
+    if (!node || err_)
+      return nullptr;
+    if (!node->is_table()) {
+      fail(key, *node, "expected a table");
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+  const toml::array* array(std::string_view key) {
+    auto node = take(key);
+    if (!node || err_)
+      return nullptr;
+    if (!node->is_array()) {
+      fail(key, *node, "expected an array of tables ([[" + std::string{key}
+                         + "]])");
+      return nullptr;
+    }
+    return node->as_array();
+  }
+
+  /// Reports the first key nobody asked for.
+  void reject_unknown() {
+    if (err_)
+      return;
+    for (auto& [key, node] : tbl_) {
+      if (!seen_.contains(std::string{key.str()})) {
+        fail(key.str(), node, "unknown key (see docs/configuration.md)");
+        return;
+      }
+    }
+  }
+
+  void fail(std::string_view key, const toml::node& node, std::string why) {
+    if (err_)
+      return;
+    std::ostringstream where;
+    where << source_ << ":" << node.source().begin.line << ":"
+          << node.source().begin.column;
+    err_ = make_error(ec::invalid_config, where.str() + ": " + prefix_
+                                            + std::string{key} + ": " + why);
+  }
+
+  std::string source() const { return source_; }
+
+private:
+  const toml::node* take(std::string_view key) {
+    seen_.insert(std::string{key});
+    return tbl_.get(key);
+  }
+
+  const toml::table& tbl_;
+  std::string prefix_;
+  std::string source_;
+  std::set<std::string> seen_;
+  caf::error err_;
+};
+
+caf::expected<cluster_mode> parse_cluster_mode(std::string_view x) {
+  if (x == "active")
+    return cluster_mode::active;
+  if (x == "passive")
+    return cluster_mode::passive;
+  if (x == "archived")
+    return cluster_mode::archived;
+  return make_error(ec::invalid_config, "'" + std::string{x}
+                                          + "' is not active, passive or "
+                                            "archived");
+}
+
+caf::expected<worker_mode> parse_worker_mode(std::string_view x) {
+  for (auto m : {worker_mode::full, worker_mode::execution, worker_mode::drain,
+                 worker_mode::coordinator})
+    if (x == to_string(m))
+      return m;
+  return make_error(ec::invalid_config,
+                    "'" + std::string{x}
+                      + "' is not full, execution, drain or coordinator");
+}
+
+caf::error read_worker(const toml::table& tbl, size_t index,
+                       const std::string& source, worker_config& w) {
+  table_reader r{tbl, "workers[" + std::to_string(index) + "].", source};
+  r.string("name", w.name);
+  r.string("worker_lane", w.lane);
+  r.enumeration("worker_mode", w.mode, parse_worker_mode);
+  r.integer("batch_size", w.batch_size, 1, 10000);
+  r.integer("parallelism", w.parallelism, 1, 1024);
+  if (auto qty = r.subtable("bucket_qty")) {
+    table_reader q{*qty, "workers[" + std::to_string(index) + "].bucket_qty.",
+                   source};
+    for (int p = 1; p <= num_priorities; ++p)
+      q.integer(to_string(static_cast<priority>(p)),
+                w.buckets_per_priority[static_cast<size_t>(p) - 1], 0, 64);
+    q.reject_unknown();
+    if (auto err = q.error())
+      return err;
+  }
+  r.reject_unknown();
+  return r.error();
+}
+
+} // namespace
+
+caf::expected<cluster_config> parse_toml(std::string_view text,
+                                         std::string_view source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << source << ":" << e.source().begin.line << ":"
+        << e.source().begin.column << ": " << e.description();
+    return make_error(ec::invalid_config, msg.str());
+  }
+  cluster_config cfg;
+  std::string src{source};
+  table_reader r{root, "", src};
+  r.string("cluster_id", cfg.cluster_id);
+  r.boolean("standalone", cfg.standalone);
+  r.enumeration("cluster_mode", cfg.mode, parse_cluster_mode);
+  r.string("use_sqlite", cfg.store.path);
+  r.dur("transient_threshold", cfg.transient_threshold);
+  r.dur("default_job_timeout", cfg.default_timeout);
+  r.integer("default_max_retries", cfg.default_max_retries, 0, 100);
+  r.enumeration("default_priority", cfg.default_priority,
+                [](std::string_view x) { return parse_priority(x); });
+  r.integer("max_message_bytes", cfg.max_message_bytes, 1024,
+            64 * 1024 * 1024);
+  r.dur("assign_interval", cfg.assign_interval);
+  if (auto retry = r.subtable("retry")) {
+    table_reader t{*retry, "retry.", src};
+    t.dur("base_delay", cfg.retry.base_delay);
+    t.floating("multiplier", cfg.retry.multiplier);
+    t.dur("max_delay", cfg.retry.max_delay);
+    t.floating("jitter", cfg.retry.jitter);
+    t.reject_unknown();
+    if (auto err = t.error())
+      return err;
+  }
+  if (auto node = r.subtable("node")) {
+    table_reader t{*node, "node.", src};
+    t.string("listen_host", cfg.node.listen_host);
+    t.integer("listen_port", cfg.node.listen_port, 0, 65535);
+    t.dur("lease", cfg.node.lease);
+    t.dur("heartbeat_interval", cfg.node.heartbeat_interval);
+    t.dur("shutdown_grace", cfg.node.shutdown_grace);
+    t.integer("scheduler_threads", cfg.node.scheduler_threads, 1, 64);
+    t.reject_unknown();
+    if (auto err = t.error())
+      return err;
+  }
+  if (auto logging = r.subtable("logging")) {
+    table_reader t{*logging, "logging.", src};
+    t.string("level", cfg.logging.level);
+    t.string("debug_jsonl_file_logger", cfg.logging.jsonl_path);
+    t.dur("jsonl_flush_interval", cfg.logging.jsonl_flush_interval);
+    t.integer("jsonl_max_buffer", cfg.logging.jsonl_max_buffer, 1, 1'000'000);
+    t.reject_unknown();
+    if (auto err = t.error())
+      return err;
+  }
+  if (auto workers = r.array("workers")) {
+    for (size_t i = 0; i < workers->size(); ++i) {
+      auto tbl = workers->get(i)->as_table();
+      if (!tbl)
+        return make_error(ec::invalid_config,
+                          src + ": workers[" + std::to_string(i)
+                            + "]: expected a table ([[workers]])");
+      worker_config w;
+      if (auto err = read_worker(*tbl, i, src, w))
+        return err;
+      cfg.workers.push_back(std::move(w));
+    }
+  }
+  r.reject_unknown();
+  if (auto err = r.error())
+    return err;
+  if (auto err = validate(cfg))
+    return make_error(ec::invalid_config, src + ": " + describe(err));
+  return cfg;
+}
+
+caf::expected<cluster_config> load_toml_file(const std::filesystem::path& path) {
+  std::ifstream in{path};
+  if (!in)
+    return make_error(ec::invalid_config,
+                      "cannot read config file '" + path.string() + "'");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return parse_toml(buf.str(), path.string());
+}
+
+} // namespace jm

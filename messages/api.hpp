@@ -1,0 +1,73 @@
+#pragma once
+
+#include "messages/error.hpp"
+#include "messages/job.hpp"
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace jm {
+
+/// A job to schedule. Unset fields take the handler's default, then the
+/// cluster's.
+struct job_spec {
+  std::string handler;
+  value_map data;
+  value_map metadata;
+  /// Absolute due time; wins over `after`.
+  std::optional<timestamp> run_at;
+  /// Due time relative to the master's clock on arrival.
+  std::optional<duration> after;
+  std::optional<jm::priority> priority;
+  std::optional<std::string> lane;
+  std::optional<duration> timeout;
+  std::optional<int32_t> max_retries;
+};
+
+struct cancel_request {
+  job_id id;
+};
+
+struct reschedule_request {
+  job_id id;
+  timestamp run_at;
+};
+
+struct get_job_request {
+  job_id id;
+};
+
+struct ping_request {};
+
+/// Everything the MASTER's front door accepts.
+using request = std::variant<std::vector<job_spec>, cancel_request,
+                             reschedule_request, job_filter, get_job_request,
+                             ping_request>;
+
+struct error_reply {
+  ec code = ec::none;
+  std::string text;
+};
+
+struct done_reply {};
+
+struct job_detail {
+  jm::job job;
+  std::vector<attempt> attempts;
+};
+
+struct pong_reply {
+  std::string cluster_id;
+};
+
+/// Everything the MASTER answers.
+using reply = std::variant<error_reply, std::vector<job_id>, done_reply,
+                           std::vector<job>, job_detail, pong_reply>;
+
+/// Turns an error into its reply form and back.
+error_reply to_reply(const caf::error& err);
+caf::error to_error(const error_reply& x);
+
+} // namespace jm

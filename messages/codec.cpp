@@ -1,0 +1,497 @@
+#include "messages/codec.hpp"
+
+#include "messages/api.capnp.h"
+#include "messages/error.hpp"
+#include "messages/job.capnp.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+#include <kj/exception.h>
+
+#include <cstring>
+
+namespace jm {
+
+namespace {
+
+// Small first segment: the default (1024 words) would zero 8 KiB per job.
+constexpr unsigned first_segment_words = 64;
+
+// Bounds what a hostile message can make the reader walk: 64 MiB, depth 32.
+capnp::ReaderOptions reader_options() {
+  capnp::ReaderOptions opts;
+  opts.traversalLimitInWords = 8 * 1024 * 1024;
+  opts.nestingLimit = 32;
+  return opts;
+}
+
+bytes to_bytes(capnp::MessageBuilder& mb) {
+  auto words = capnp::messageToFlatArray(mb);
+  auto chars = words.asBytes();
+  return bytes(chars.begin(), chars.end());
+}
+
+// Runs `f` on a reader over `buf`. Cap'n Proto needs 8-byte aligned words,
+// so unaligned or odd-sized input is copied first.
+template <class Root, class F>
+auto with_reader(std::span<const uint8_t> buf, F&& f)
+  -> decltype(f(std::declval<typename Root::Reader>())) {
+  if (buf.empty() || buf.size() % sizeof(capnp::word) != 0)
+    return make_error(ec::malformed_message,
+                      "malformed message: size " + std::to_string(buf.size())
+                        + " is not a positive multiple of 8");
+  kj::Array<capnp::word> copy;
+  kj::ArrayPtr<const capnp::word> words;
+  if (reinterpret_cast<uintptr_t>(buf.data()) % alignof(capnp::word) != 0) {
+    copy = kj::heapArray<capnp::word>(buf.size() / sizeof(capnp::word));
+    std::memcpy(copy.begin(), buf.data(), buf.size());
+    words = kj::ArrayPtr<const capnp::word>(copy.begin(), copy.size());
+  } else {
+    words = {reinterpret_cast<const capnp::word*>(buf.data()),
+             buf.size() / sizeof(capnp::word)};
+  }
+  try {
+    capnp::FlatArrayMessageReader reader{words, reader_options()};
+    return f(reader.getRoot<Root>());
+  } catch (const kj::Exception& e) {
+    return make_error(ec::malformed_message,
+                      std::string{"malformed message: "}
+                        + e.getDescription().cStr());
+  }
+}
+
+caf::error malformed(std::string what) {
+  return make_error(ec::malformed_message, "malformed message: " + what);
+}
+
+// -- ids ----------------------------------------------------------------------
+
+kj::ArrayPtr<const kj::byte> as_data(const uuid& x) {
+  return {x.bytes.data(), x.bytes.size()};
+}
+
+caf::expected<uuid> read_uuid(capnp::Data::Reader data) {
+  if (data.size() != 16)
+    return malformed("an id has " + std::to_string(data.size())
+                     + " bytes instead of 16");
+  uuid result;
+  std::memcpy(result.bytes.data(), data.begin(), 16);
+  return result;
+}
+
+// -- values -------------------------------------------------------------------
+
+void write_values(const value_map& xs, wire::ValueMap::Builder out) {
+  auto entries = out.initEntries(static_cast<unsigned>(xs.size()));
+  unsigned i = 0;
+  for (auto& [key, val] : xs) {
+    auto e = entries[i++];
+    e.setKey(key);
+    auto v = e.initValue();
+    struct visitor {
+      wire::Value::Builder& v;
+      void operator()(const std::string& s) { v.setText(s); }
+      void operator()(int64_t n) { v.setInt(n); }
+      void operator()(double d) { v.setDouble(d); }
+      void operator()(bool b) { v.setBool(b); }
+      void operator()(timestamp t) { v.setTimestampUs(to_micros(t)); }
+      void operator()(const bytes& b) { v.setBytes({b.data(), b.size()}); }
+      void operator()(const uuid& u) { v.setUuid(as_data(u)); }
+    };
+    std::visit(visitor{v}, val);
+  }
+}
+
+caf::expected<value_map> read_values(wire::ValueMap::Reader in) {
+  value_map result;
+  for (auto e : in.getEntries()) {
+    std::string key = e.getKey();
+    if (key.empty())
+      return malformed("empty key in a value map");
+    auto v = e.getValue();
+    value val;
+    switch (v.which()) {
+      case wire::Value::TEXT: val = std::string{v.getText()}; break;
+      case wire::Value::INT: val = v.getInt(); break;
+      case wire::Value::DOUBLE: val = v.getDouble(); break;
+      case wire::Value::BOOL: val = v.getBool(); break;
+      case wire::Value::TIMESTAMP_US: val = from_micros(v.getTimestampUs()); break;
+      case wire::Value::BYTES: {
+        auto d = v.getBytes();
+        val = bytes(d.begin(), d.end());
+        break;
+      }
+      case wire::Value::UUID: {
+        auto u = read_uuid(v.getUuid());
+        if (!u)
+          return u.error();
+        val = *u;
+        break;
+      }
+      default:
+        return malformed("unknown value type in entry '" + key + "'");
+    }
+    if (!result.emplace(std::move(key), std::move(val)).second)
+      return malformed("duplicate key in a value map");
+  }
+  return result;
+}
+
+// -- jobs ---------------------------------------------------------------------
+
+void write_job(const job& x, wire::Job::Builder out) {
+  out.setId(as_data(x.id));
+  out.setHandler(x.handler);
+  out.setStatus(static_cast<wire::JobStatus>(x.status));
+  out.setPriority(static_cast<uint8_t>(x.priority));
+  out.setSource(static_cast<uint8_t>(x.source));
+  out.setLane(x.lane);
+  out.setOriginalScheduledAtUs(to_micros(x.original_scheduled_at));
+  out.setScheduledAtUs(to_micros(x.scheduled_at));
+  out.setCreatedAtUs(to_micros(x.created_at));
+  out.setTimeoutUs(x.timeout.count());
+  out.setMaxRetries(x.max_retries);
+  out.setFailureCount(x.failure_count);
+  write_values(x.data, out.initData());
+  write_values(x.metadata, out.initMetadata());
+  if (x.recurring_schedule_id)
+    out.setRecurringScheduleId(as_data(*x.recurring_schedule_id));
+  out.setBucketId(x.bucket_id);
+  out.setWorkerId(x.worker_id);
+  out.setProcessDeadlineUs(x.process_deadline ? to_micros(*x.process_deadline)
+                                              : 0);
+  out.setVersion(x.version);
+}
+
+caf::expected<job> read_job(wire::Job::Reader in) {
+  job x;
+  auto id = read_uuid(in.getId());
+  if (!id)
+    return id.error();
+  x.id = *id;
+  x.handler = in.getHandler();
+  auto status = static_cast<uint8_t>(in.getStatus());
+  if (status < 1 || status > 8)
+    return malformed("job status " + std::to_string(status));
+  x.status = static_cast<job_status>(status);
+  auto prio = in.getPriority();
+  if (prio < 1 || prio > num_priorities)
+    return malformed("job priority " + std::to_string(prio));
+  x.priority = static_cast<priority>(prio);
+  auto source = in.getSource();
+  if (source < 1 || source > 3)
+    return malformed("job source " + std::to_string(source));
+  x.source = static_cast<trigger_source>(source);
+  x.lane = in.getLane();
+  x.original_scheduled_at = from_micros(in.getOriginalScheduledAtUs());
+  x.scheduled_at = from_micros(in.getScheduledAtUs());
+  x.created_at = from_micros(in.getCreatedAtUs());
+  x.timeout = duration{in.getTimeoutUs()};
+  x.max_retries = in.getMaxRetries();
+  x.failure_count = in.getFailureCount();
+  auto data = read_values(in.getData());
+  if (!data)
+    return data.error();
+  x.data = std::move(*data);
+  auto meta = read_values(in.getMetadata());
+  if (!meta)
+    return meta.error();
+  x.metadata = std::move(*meta);
+  if (in.hasRecurringScheduleId() && in.getRecurringScheduleId().size() > 0) {
+    auto rid = read_uuid(in.getRecurringScheduleId());
+    if (!rid)
+      return rid.error();
+    x.recurring_schedule_id = *rid;
+  }
+  x.bucket_id = in.getBucketId();
+  x.worker_id = in.getWorkerId();
+  if (auto d = in.getProcessDeadlineUs(); d != 0)
+    x.process_deadline = from_micros(d);
+  x.version = in.getVersion();
+  return x;
+}
+
+void write_attempt(const attempt& x, wire::Attempt::Builder out) {
+  out.setNumber(x.number);
+  out.setWorkerId(x.worker_id);
+  out.setStartedAtUs(to_micros(x.started_at));
+  out.setEndedAtUs(to_micros(x.ended_at));
+  out.setOutcome(static_cast<uint8_t>(x.outcome));
+  out.setError(x.error);
+}
+
+caf::expected<attempt> read_attempt(const job_id& id, wire::Attempt::Reader in) {
+  attempt x;
+  x.job = id;
+  x.number = in.getNumber();
+  x.worker_id = in.getWorkerId();
+  x.started_at = from_micros(in.getStartedAtUs());
+  x.ended_at = from_micros(in.getEndedAtUs());
+  auto outcome = in.getOutcome();
+  if (outcome < 1 || outcome > 4)
+    return malformed("attempt outcome " + std::to_string(outcome));
+  x.outcome = static_cast<attempt_outcome>(outcome);
+  x.error = in.getError();
+  return x;
+}
+
+// -- requests -----------------------------------------------------------------
+
+void write_spec(const job_spec& x, wire::JobSpec::Builder out) {
+  out.setHandler(x.handler);
+  write_values(x.data, out.initData());
+  write_values(x.metadata, out.initMetadata());
+  if (x.run_at) {
+    out.setHasRunAt(true);
+    out.setRunAtUs(to_micros(*x.run_at));
+  }
+  if (x.after) {
+    out.setHasAfter(true);
+    out.setAfterUs(x.after->count());
+  }
+  out.setPriority(x.priority ? static_cast<uint8_t>(*x.priority) : 0);
+  if (x.lane) {
+    out.setHasLane(true);
+    out.setLane(*x.lane);
+  }
+  out.setTimeoutUs(x.timeout ? x.timeout->count() : 0);
+  out.setMaxRetries(x.max_retries ? *x.max_retries : -1);
+}
+
+caf::expected<job_spec> read_spec(wire::JobSpec::Reader in) {
+  job_spec x;
+  x.handler = in.getHandler();
+  auto data = read_values(in.getData());
+  if (!data)
+    return data.error();
+  x.data = std::move(*data);
+  auto meta = read_values(in.getMetadata());
+  if (!meta)
+    return meta.error();
+  x.metadata = std::move(*meta);
+  if (in.getHasRunAt())
+    x.run_at = from_micros(in.getRunAtUs());
+  if (in.getHasAfter())
+    x.after = duration{in.getAfterUs()};
+  if (auto p = in.getPriority(); p != 0) {
+    if (p > num_priorities)
+      return malformed("priority " + std::to_string(p));
+    x.priority = static_cast<priority>(p);
+  }
+  if (in.getHasLane())
+    x.lane = std::string{in.getLane()};
+  if (auto t = in.getTimeoutUs(); t != 0)
+    x.timeout = duration{t};
+  if (auto r = in.getMaxRetries(); r != -1)
+    x.max_retries = r;
+  return x;
+}
+
+} // namespace
+
+bytes encode(const request& x) {
+  capnp::MallocMessageBuilder mb{first_segment_words};
+  auto root = mb.initRoot<wire::Request>();
+  struct visitor {
+    wire::Request::Builder& root;
+    void operator()(const std::vector<job_spec>& specs) {
+      auto list = root.initSchedule(static_cast<unsigned>(specs.size()));
+      for (unsigned i = 0; i < specs.size(); ++i)
+        write_spec(specs[i], list[i]);
+    }
+    void operator()(const cancel_request& r) { root.setCancel(as_data(r.id)); }
+    void operator()(const reschedule_request& r) {
+      auto g = root.initReschedule();
+      g.setId(as_data(r.id));
+      g.setRunAtUs(to_micros(r.run_at));
+    }
+    void operator()(const job_filter& f) {
+      auto q = root.initListJobs();
+      auto statuses = q.initStatuses(static_cast<unsigned>(f.statuses.size()));
+      for (unsigned i = 0; i < f.statuses.size(); ++i)
+        statuses.set(i, static_cast<uint8_t>(f.statuses[i]));
+      q.setHandler(f.handler);
+      q.setLane(f.lane);
+      q.setLimit(f.limit);
+    }
+    void operator()(const get_job_request& r) { root.setGetJob(as_data(r.id)); }
+    void operator()(const ping_request&) { root.setPing(); }
+  };
+  std::visit(visitor{root}, x);
+  return to_bytes(mb);
+}
+
+caf::expected<request> decode_request(std::span<const uint8_t> buf) {
+  return with_reader<wire::Request>(
+    buf, [](wire::Request::Reader in) -> caf::expected<request> {
+      switch (in.which()) {
+        case wire::Request::SCHEDULE: {
+          std::vector<job_spec> specs;
+          for (auto s : in.getSchedule()) {
+            auto spec = read_spec(s);
+            if (!spec)
+              return spec.error();
+            specs.push_back(std::move(*spec));
+          }
+          return request{std::move(specs)};
+        }
+        case wire::Request::CANCEL: {
+          auto id = read_uuid(in.getCancel());
+          if (!id)
+            return id.error();
+          return request{cancel_request{*id}};
+        }
+        case wire::Request::RESCHEDULE: {
+          auto g = in.getReschedule();
+          auto id = read_uuid(g.getId());
+          if (!id)
+            return id.error();
+          return request{reschedule_request{*id, from_micros(g.getRunAtUs())}};
+        }
+        case wire::Request::LIST_JOBS: {
+          auto q = in.getListJobs();
+          job_filter f;
+          for (auto s : q.getStatuses()) {
+            if (s < 1 || s > 8)
+              return malformed("status " + std::to_string(s));
+            f.statuses.push_back(static_cast<job_status>(s));
+          }
+          f.handler = q.getHandler();
+          f.lane = q.getLane();
+          f.limit = q.getLimit();
+          return request{std::move(f)};
+        }
+        case wire::Request::GET_JOB: {
+          auto id = read_uuid(in.getGetJob());
+          if (!id)
+            return id.error();
+          return request{get_job_request{*id}};
+        }
+        case wire::Request::PING:
+          return request{ping_request{}};
+      }
+      return malformed("unknown request kind");
+    });
+}
+
+bytes encode(const reply& x) {
+  capnp::MallocMessageBuilder mb{first_segment_words};
+  auto root = mb.initRoot<wire::Reply>();
+  struct visitor {
+    wire::Reply::Builder& root;
+    void operator()(const error_reply& e) {
+      auto g = root.initError();
+      g.setCode(static_cast<uint8_t>(e.code));
+      g.setText(e.text);
+    }
+    void operator()(const std::vector<job_id>& ids) {
+      auto list = root.initScheduled(static_cast<unsigned>(ids.size()));
+      for (unsigned i = 0; i < ids.size(); ++i)
+        list.set(i, as_data(ids[i]));
+    }
+    void operator()(const done_reply&) { root.setDone(); }
+    void operator()(const std::vector<job>& jobs) {
+      auto list = root.initJobs(static_cast<unsigned>(jobs.size()));
+      for (unsigned i = 0; i < jobs.size(); ++i)
+        write_job(jobs[i], list[i]);
+    }
+    void operator()(const job_detail& d) {
+      auto out = root.initDetail();
+      write_job(d.job, out.initJob());
+      auto list = out.initAttempts(static_cast<unsigned>(d.attempts.size()));
+      for (unsigned i = 0; i < d.attempts.size(); ++i)
+        write_attempt(d.attempts[i], list[i]);
+    }
+    void operator()(const pong_reply& p) { root.setPong(p.cluster_id); }
+  };
+  std::visit(visitor{root}, x);
+  return to_bytes(mb);
+}
+
+caf::expected<reply> decode_reply(std::span<const uint8_t> buf) {
+  return with_reader<wire::Reply>(
+    buf, [](wire::Reply::Reader in) -> caf::expected<reply> {
+      switch (in.which()) {
+        case wire::Reply::ERROR: {
+          auto g = in.getError();
+          return reply{error_reply{static_cast<ec>(g.getCode()),
+                                   std::string{g.getText()}}};
+        }
+        case wire::Reply::SCHEDULED: {
+          std::vector<job_id> ids;
+          for (auto d : in.getScheduled()) {
+            auto id = read_uuid(d);
+            if (!id)
+              return id.error();
+            ids.push_back(*id);
+          }
+          return reply{std::move(ids)};
+        }
+        case wire::Reply::DONE:
+          return reply{done_reply{}};
+        case wire::Reply::JOBS: {
+          std::vector<job> jobs;
+          for (auto j : in.getJobs()) {
+            auto x = read_job(j);
+            if (!x)
+              return x.error();
+            jobs.push_back(std::move(*x));
+          }
+          return reply{std::move(jobs)};
+        }
+        case wire::Reply::DETAIL: {
+          auto d = in.getDetail();
+          auto x = read_job(d.getJob());
+          if (!x)
+            return x.error();
+          job_detail detail{std::move(*x), {}};
+          for (auto a : d.getAttempts()) {
+            auto at = read_attempt(detail.job.id, a);
+            if (!at)
+              return at.error();
+            detail.attempts.push_back(std::move(*at));
+          }
+          return reply{std::move(detail)};
+        }
+        case wire::Reply::PONG:
+          return reply{pong_reply{std::string{in.getPong()}}};
+      }
+      return malformed("unknown reply kind");
+    });
+}
+
+bytes encode(const job& x) {
+  capnp::MallocMessageBuilder mb{first_segment_words};
+  write_job(x, mb.initRoot<wire::Job>());
+  return to_bytes(mb);
+}
+
+caf::expected<job> decode_job(std::span<const uint8_t> buf) {
+  return with_reader<wire::Job>(buf, [](wire::Job::Reader in) {
+    return read_job(in);
+  });
+}
+
+bytes encode(const value_map& x) {
+  capnp::MallocMessageBuilder mb{first_segment_words};
+  write_values(x, mb.initRoot<wire::ValueMap>());
+  return to_bytes(mb);
+}
+
+caf::expected<value_map> decode_value_map(std::span<const uint8_t> buf) {
+  return with_reader<wire::ValueMap>(buf, [](wire::ValueMap::Reader in) {
+    return read_values(in);
+  });
+}
+
+error_reply to_reply(const caf::error& err) {
+  auto code = code_of(err);
+  return error_reply{code == ec::none ? ec::unavailable : code, describe(err)};
+}
+
+caf::error to_error(const error_reply& x) {
+  return make_error(x.code, x.text);
+}
+
+} // namespace jm

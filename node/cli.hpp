@@ -1,0 +1,37 @@
+#pragma once
+
+#include "messages/api.hpp"
+
+#include <caf/expected.hpp>
+
+#include <string>
+#include <vector>
+
+namespace jm::cli {
+
+// Parsing of CLI arguments into requests; kept apart from main() so that the
+// tests can feed it bad input.
+
+struct schedule_args {
+  std::string handler;
+  std::vector<std::string> data;
+  std::vector<std::string> metadata;
+  std::string at;
+  std::string after;
+  std::string priority;
+  std::string lane;
+  bool lane_set = false;
+  std::string timeout;
+  int max_retries = -1;
+};
+
+caf::expected<job_spec> make_spec(const schedule_args& args);
+
+/// `host:port`, `:port` or `host` (port 4710).
+caf::expected<std::pair<std::string, uint16_t>>
+parse_endpoint(const std::string& text);
+
+/// `--at` value: an ISO-8601 time, or `now`, or `+30s` (relative).
+caf::expected<timestamp> parse_when(const std::string& text);
+
+} // namespace jm::cli

@@ -1,0 +1,393 @@
+// The `jobmaster` program: runs a node, or talks to a running one.
+
+#include "config/cluster_builder.hpp"
+#include "config/toml_loader.hpp"
+#include "messages/error.hpp"
+#include "node/bench.hpp"
+#include "node/cli.hpp"
+#include "node/client.hpp"
+#include "node/logging.hpp"
+#include "node/runtime.hpp"
+#include "node/sample_handlers.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+namespace {
+
+using namespace jm;
+
+int fail(const std::string& text, int code = 1) {
+  std::fprintf(stderr, "jobmaster: error: %s\n", text.c_str());
+  return code;
+}
+
+int fail(const caf::error& err) {
+  // Bad input is a usage error (2); everything else is 1.
+  auto code = code_of(err);
+  return fail(describe(err), code == ec::invalid_argument
+                                 || code == ec::invalid_config
+                               ? 2
+                               : 1);
+}
+
+// -- node ---------------------------------------------------------------------
+
+struct node_args {
+  std::string config_file;
+  std::string db;
+  std::string listen;
+  std::string log_level;
+  bool demo = false;
+};
+
+cluster_config default_config() {
+  auto b = use_standalone_cluster()
+             .cluster_id("standalone")
+             .use_sqlite("jobmaster.db")
+             .add_worker("main")
+             .add_worker("reports")
+             .worker_lane("reports")
+             .parallelism(2);
+  return b.peek();
+}
+
+void schedule_demo_jobs(runtime& rt) {
+  auto& s = rt.scheduler();
+  auto report = [](std::string what, const caf::expected<job_id>& id) {
+    if (id)
+      spdlog::info("demo: scheduled {} as job {}", what, to_string(*id));
+    else
+      spdlog::error("demo: scheduling {} failed: {}", what,
+                    describe(id.error()));
+  };
+  report("hello now", s.once_now<samples::hello>(
+                        {{"Name", std::string{"Ada"}}}));
+  report("hello in 3s", s.once_after<samples::hello>(
+                          std::chrono::seconds{3},
+                          {{"Name", std::string{"Grace"}}}));
+  report("flaky (fails twice, then succeeds)",
+         s.once_now<samples::flaky>({{"fail_times", int64_t{2}}}));
+  schedule_options urgent;
+  urgent.priority = priority::critical;
+  urgent.metadata = {{"source", std::string{"demo"}}};
+  report("hello, critical", s.once_now<samples::hello>(
+                              {{"Name", std::string{"Linus"}}}, urgent));
+}
+
+int run_node(const node_args& args) {
+  // Signals are taken by sigwait below, not by a handler: block them before
+  // any thread starts so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  cluster_config cfg;
+  if (!args.config_file.empty()) {
+    auto loaded = load_toml_file(args.config_file);
+    if (!loaded)
+      return fail(loaded.error());
+    cfg = std::move(*loaded);
+  } else {
+    cfg = default_config();
+  }
+  if (!args.db.empty())
+    cfg.store.path = args.db;
+  if (!args.log_level.empty())
+    cfg.logging.level = args.log_level;
+  if (!args.listen.empty()) {
+    auto ep = cli::parse_endpoint(args.listen);
+    if (!ep)
+      return fail(ep.error());
+    cfg.node.listen_host = ep->first;
+    cfg.node.listen_port = ep->second;
+  }
+  if (auto err = validate(cfg))
+    return fail(err);
+  if (auto err = setup_logging(cfg.logging))
+    return fail(err);
+  runtime rt{cfg};
+  samples::add_samples(rt.registry());
+  if (auto err = rt.start()) {
+    spdlog::default_logger()->flush();
+    return fail(err);
+  }
+  std::printf("jobmaster node %s listening on %s:%u (Ctrl-C stops it)\n",
+              rt.node_id().c_str(), cfg.node.listen_host.c_str(), rt.port());
+  std::fflush(stdout);
+  if (args.demo)
+    schedule_demo_jobs(rt);
+  // Wait for a signal, or for the node to stop by itself.
+  std::thread watcher{[&] {
+    rt.await_stopped();
+    ::kill(::getpid(), SIGTERM);
+  }};
+  int sig = 0;
+  sigwait(&signals, &sig);
+  bool self_stopped = !rt.running();
+  spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  rt.stop();
+  watcher.join();
+  shutdown_logging();
+  return self_stopped ? 1 : 0;
+}
+
+// -- client commands ----------------------------------------------------------
+
+caf::expected<std::unique_ptr<remote_client>>
+connect(const std::string& node, double timeout_s) {
+  auto ep = cli::parse_endpoint(node);
+  if (!ep)
+    return ep.error();
+  auto timeout = std::chrono::microseconds{
+    static_cast<int64_t>(timeout_s * 1e6)};
+  return remote_client::connect(ep->first, ep->second, timeout);
+}
+
+std::string short_time(timestamp t) {
+  return format_timestamp(std::chrono::floor<std::chrono::milliseconds>(t));
+}
+
+void print_jobs(const std::vector<job>& xs) {
+  std::printf("%-36s  %-12s  %-18s  %-9s  %-10s  %-24s  %s\n", "ID", "HANDLER",
+              "STATUS", "PRIORITY", "LANE", "SCHEDULED", "FAILURES");
+  for (auto& x : xs)
+    std::printf("%-36s  %-12s  %-18s  %-9s  %-10s  %-24s  %d\n",
+                to_string(x.id).c_str(), x.handler.c_str(),
+                std::string{to_string(x.status)}.c_str(),
+                std::string{to_string(x.priority)}.c_str(),
+                x.lane.empty() ? "-" : x.lane.c_str(),
+                short_time(x.scheduled_at).c_str(), x.failure_count);
+}
+
+void print_detail(const job_detail& d) {
+  auto& x = d.job;
+  auto map_text = [](const value_map& m) {
+    std::string out;
+    for (auto& [k, v] : m)
+      out += (out.empty() ? "" : ", ") + k + "=" + to_string(v) + " ("
+             + std::string{type_name(v)} + ")";
+    return out.empty() ? std::string{"-"} : out;
+  };
+  std::printf("id:                 %s\n", to_string(x.id).c_str());
+  std::printf("handler:            %s\n", x.handler.c_str());
+  std::printf("status:             %s\n", std::string{to_string(x.status)}.c_str());
+  std::printf("priority:           %s\n", std::string{to_string(x.priority)}.c_str());
+  std::printf("lane:               %s\n", x.lane.empty() ? "-" : x.lane.c_str());
+  std::printf("scheduled at:       %s\n", short_time(x.scheduled_at).c_str());
+  std::printf("originally for:     %s\n", short_time(x.original_scheduled_at).c_str());
+  std::printf("created at:         %s\n", short_time(x.created_at).c_str());
+  std::printf("timeout:            %s\n", format_duration(x.timeout).c_str());
+  std::printf("failures / retries: %d / %d\n", x.failure_count, x.max_retries);
+  std::printf("data:               %s\n", map_text(x.data).c_str());
+  std::printf("metadata:           %s\n", map_text(x.metadata).c_str());
+  if (!x.bucket_id.empty())
+    std::printf("bucket:             %s\n", x.bucket_id.c_str());
+  std::printf("version:            %lld\n", static_cast<long long>(x.version));
+  std::printf("attempts:           %zu\n", d.attempts.size());
+  for (auto& a : d.attempts) {
+    auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+      a.ended_at - a.started_at);
+    std::printf("  #%d  %-9s  start %s  end %s  (%s)  %s%s\n", a.number,
+                std::string{to_string(a.outcome)}.c_str(),
+                short_time(a.started_at).c_str(), short_time(a.ended_at).c_str(),
+                format_duration(took).c_str(), a.worker_id.c_str(),
+                a.error.empty() ? "" : ("\n      error: " + a.error).c_str());
+  }
+}
+
+template <class F>
+int with_client(const std::string& node, double timeout_s, F&& f) {
+  auto c = connect(node, timeout_s);
+  if (!c)
+    return fail(c.error());
+  return f(**c);
+}
+
+caf::expected<job_id> parse_id(const std::string& text) {
+  return parse_uuid(text);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"jobmaster: a distributed background-job system"};
+  app.require_subcommand(1);
+  std::string node_addr = "127.0.0.1:4710";
+  if (auto env = std::getenv("JOBMASTER_NODE"))
+    node_addr = env;
+  double timeout_s = 10;
+
+  node_args nargs;
+  auto node_cmd = app.add_subcommand(
+    "node", "run a node (standalone SQLite cluster unless --config says "
+            "otherwise)");
+  node_cmd->add_option("-c,--config", nargs.config_file, "TOML config file");
+  node_cmd->add_option("--db", nargs.db, "SQLite file (overrides use_sqlite)");
+  node_cmd->add_option("--listen", nargs.listen,
+                       "host:port to listen on (default 127.0.0.1:4710)");
+  node_cmd->add_option("--log-level", nargs.log_level,
+                       "trace, debug, info, warn, error, off");
+  node_cmd->add_flag("--demo", nargs.demo, "schedule a few sample jobs");
+
+  auto add_node_option = [&](CLI::App* cmd) {
+    cmd->add_option("--node", node_addr,
+                    "node address host:port (default 127.0.0.1:4710, or "
+                    "$JOBMASTER_NODE)");
+    cmd->add_option("--timeout-seconds", timeout_s, "how long to wait")
+      ->check(CLI::PositiveNumber);
+  };
+
+  cli::schedule_args sargs;
+  auto sched = app.add_subcommand("schedule", "schedule a job, print its id");
+  sched->add_option("handler", sargs.handler, "handler name")->required();
+  sched->add_option("--data", sargs.data, "message data key[:type]=value");
+  sched->add_option("--metadata", sargs.metadata, "metadata key[:type]=value");
+  sched->add_option("--at", sargs.at, "when: ISO-8601 time, now, or +30s");
+  sched->add_option("--after", sargs.after, "delay, e.g. 30s, 5m");
+  sched->add_option("--priority", sargs.priority,
+                    "very_low, low, medium, high, critical");
+  auto lane_opt = sched->add_option("--lane", sargs.lane, "worker lane");
+  sched->add_option("--timeout", sargs.timeout, "per-run timeout, e.g. 10s");
+  sched->add_option("--max-retries", sargs.max_retries, "retries after a failure");
+  add_node_option(sched);
+
+  auto jobs = app.add_subcommand("jobs", "list, show, cancel, reschedule jobs");
+  jobs->require_subcommand(1);
+  std::vector<std::string> statuses;
+  job_filter filter;
+  auto list = jobs->add_subcommand("list", "list jobs");
+  list->add_option("--status", statuses, "filter by status (repeatable)");
+  list->add_option("--handler", filter.handler, "filter by handler");
+  list->add_option("--lane", filter.lane, "filter by lane");
+  list->add_option("--limit", filter.limit, "at most this many (default 100)");
+  add_node_option(list);
+  std::string id_text;
+  auto show = jobs->add_subcommand("show", "show a job and its attempts");
+  show->add_option("id", id_text, "job id")->required();
+  add_node_option(show);
+  auto cancel = jobs->add_subcommand("cancel", "cancel a job not yet started");
+  cancel->add_option("id", id_text, "job id")->required();
+  add_node_option(cancel);
+  std::string at_text, after_text;
+  auto resched = jobs->add_subcommand("reschedule", "move a job not yet started");
+  resched->add_option("id", id_text, "job id")->required();
+  resched->add_option("--at", at_text, "new time: ISO-8601, now, or +30s");
+  resched->add_option("--after", after_text, "new delay from now");
+  add_node_option(resched);
+
+  bench_args bargs;
+  auto bench = app.add_subcommand(
+    "bench", "measure end-to-end throughput and latency on a fresh SQLite "
+             "cluster, next to a raw store baseline");
+  bench->add_option("--jobs", bargs.jobs, "no-op jobs to run (default 20000)")
+    ->check(CLI::Range(1, 10'000'000));
+  bench->add_option("--latency-samples", bargs.latency_samples,
+                    "single jobs timed while idle (default 200)")
+    ->check(CLI::Range(1, 100'000));
+  bench->add_option("--parallelism", bargs.parallelism,
+                    "handler threads (default 2)")
+    ->check(CLI::Range(1, 256));
+  bench->add_option("--batch-size", bargs.batch_size, "bucket batch size")
+    ->check(CLI::Range(1, 10000));
+  bench->add_option("--dir", bargs.dir, "where to put the database files");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (*node_cmd)
+    return run_node(nargs);
+  if (*bench)
+    return run_bench(bargs);
+  if (*sched) {
+    sargs.lane_set = lane_opt->count() > 0;
+    auto spec = cli::make_spec(sargs);
+    if (!spec)
+      return fail(spec.error());
+    return with_client(node_addr, timeout_s, [&](remote_client& c) {
+      auto r = c.call(request{std::vector<job_spec>{std::move(*spec)}});
+      if (!r)
+        return fail(r.error());
+      auto ids = std::get_if<std::vector<job_id>>(&*r);
+      if (!ids || ids->size() != 1)
+        return fail("unexpected reply from the node");
+      std::printf("%s\n", to_string(ids->front()).c_str());
+      return 0;
+    });
+  }
+  if (*list) {
+    for (auto& s : statuses) {
+      auto st = parse_job_status(s);
+      if (!st)
+        return fail(st.error());
+      filter.statuses.push_back(*st);
+    }
+    return with_client(node_addr, timeout_s, [&](remote_client& c) {
+      auto r = c.call(request{filter});
+      if (!r)
+        return fail(r.error());
+      auto xs = std::get_if<std::vector<job>>(&*r);
+      if (!xs)
+        return fail("unexpected reply from the node");
+      print_jobs(*xs);
+      return 0;
+    });
+  }
+  auto id = parse_id(id_text);
+  if (!id)
+    return fail(id.error());
+  if (*show)
+    return with_client(node_addr, timeout_s, [&](remote_client& c) {
+      auto r = c.call(request{get_job_request{*id}});
+      if (!r)
+        return fail(r.error());
+      auto d = std::get_if<job_detail>(&*r);
+      if (!d)
+        return fail("unexpected reply from the node");
+      print_detail(*d);
+      return 0;
+    });
+  if (*cancel)
+    return with_client(node_addr, timeout_s, [&](remote_client& c) {
+      auto r = c.call(request{cancel_request{*id}});
+      if (!r)
+        return fail(r.error());
+      std::printf("cancelled %s\n", to_string(*id).c_str());
+      return 0;
+    });
+  if (*resched) {
+    if (at_text.empty() == after_text.empty())
+      return fail("give exactly one of --at and --after", 2);
+    caf::expected<timestamp> at = make_error(ec::invalid_argument, "");
+    if (!at_text.empty()) {
+      at = cli::parse_when(at_text);
+    } else {
+      auto d = parse_duration(after_text);
+      if (d)
+        at = now() + *d;
+      else
+        at = d.error();
+    }
+    if (!at)
+      return fail(at.error());
+    return with_client(node_addr, timeout_s, [&](remote_client& c) {
+      auto r = c.call(request{reschedule_request{*id, *at}});
+      if (!r)
+        return fail(r.error());
+      std::printf("rescheduled %s to %s\n", to_string(*id).c_str(),
+                  format_timestamp(*at).c_str());
+      return 0;
+    });
+  }
+  return fail("nothing to do", 2);
+}

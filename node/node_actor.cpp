@@ -1,0 +1,146 @@
+#include "node/node_actor.hpp"
+
+#include "actors/agent_connection.hpp"
+#include "actors/store.hpp"
+#include "actors/supervisor.hpp"
+#include "actors/worker.hpp"
+#include "messages/error.hpp"
+
+#include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace jm {
+
+namespace {
+
+using self_ptr = node_actor::stateful_pointer<node_state>;
+
+master_config make_master_config(const node_settings& s) {
+  master_config cfg;
+  cfg.cluster = s.cluster;
+  for (auto& name : s.handlers->names())
+    cfg.handlers.emplace(name, s.handlers->find(name)->defaults);
+  cfg.rescue_interval = s.cluster.node.heartbeat_interval;
+  return cfg;
+}
+
+worker_settings make_worker_settings(const node_settings& s,
+                                     const worker_config& w) {
+  worker_settings ws;
+  ws.worker = w;
+  ws.node_id = s.self.node_id;
+  ws.bucket_template.retry = s.cluster.retry;
+  ws.bucket_template.drain_grace = s.cluster.node.shutdown_grace;
+  return ws;
+}
+
+void leave_and_quit(self_ptr self, caf::typed_response_promise<bool> rp) {
+  auto& s = self->state;
+  self->request(s.store, std::chrono::seconds{10}, atom::leave_v,
+                s.settings.self.node_id)
+    .then(
+      [self, rp](bool) mutable {
+        spdlog::info("node {} left the cluster", self->state.settings.self.node_id);
+        rp.deliver(true);
+        self->quit(caf::exit_reason::user_shutdown);
+      },
+      [self, rp](const caf::error& err) mutable {
+        spdlog::warn("node: leaving the cluster failed: {}", describe(err));
+        rp.deliver(false);
+        self->quit(caf::exit_reason::user_shutdown);
+      });
+}
+
+} // namespace
+
+node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
+                               node_settings settings, gateway_actor gateway) {
+  auto& s = self->state;
+  s.settings = std::move(settings);
+  s.gateway = std::move(gateway);
+  s.store = self->spawn<caf::detached + caf::linked>(store,
+                                                     s.settings.master_db);
+  s.agent = self->spawn<caf::detached + caf::linked>(agent_connection,
+                                                     s.settings.agent_db);
+  for (auto& w : s.settings.cluster.workers)
+    s.workers.push_back(self->spawn<caf::linked>(
+      worker, make_worker_settings(s.settings, w), s.agent, s.store,
+      s.settings.handlers));
+  supervisor_config sc;
+  sc.child_name = "master";
+  auto mcfg = make_master_config(s.settings);
+  auto store_handle = s.store;
+  auto gw = s.gateway;
+  auto workers = s.workers;
+  s.master_supervisor = self->spawn<caf::linked>(
+    supervisor, sc,
+    [mcfg, store_handle](caf::local_actor* parent) {
+      auto m = parent->spawn(master, mcfg, store_handle);
+      return caf::actor_cast<caf::strong_actor_ptr>(m);
+    },
+    [gw, workers](const caf::strong_actor_ptr& child) {
+      auto m = caf::actor_cast<master_actor>(child);
+      caf::anon_send(gw, atom::attach_v, child);
+      for (auto& w : workers)
+        caf::anon_send(w, atom::attach_v, m);
+    });
+  self->send(self, atom::renew_v);
+  return {
+    [self](atom::drain) -> caf::result<bool> {
+      auto& s = self->state;
+      auto rp = self->make_response_promise<bool>();
+      if (s.draining) {
+        rp.deliver(false);
+        return rp;
+      }
+      s.draining = true;
+      spdlog::info("node {} stopping: draining {} workers",
+                   s.settings.self.node_id, s.workers.size());
+      if (s.workers.empty()) {
+        leave_and_quit(self, rp);
+        return rp;
+      }
+      auto remaining = std::make_shared<size_t>(s.workers.size());
+      auto timeout = s.settings.cluster.node.shutdown_grace
+                     + std::chrono::seconds{5};
+      for (auto& w : s.workers)
+        self->request(w, timeout, atom::drain_v)
+          .then(
+            [self, rp, remaining](bool) mutable {
+              if (--*remaining == 0)
+                leave_and_quit(self, rp);
+            },
+            [self, rp, remaining](const caf::error& err) mutable {
+              spdlog::warn("node: a worker did not drain: {}", describe(err));
+              if (--*remaining == 0)
+                leave_and_quit(self, rp);
+            });
+      return rp;
+    },
+    [self](atom::renew) {
+      auto& s = self->state;
+      if (s.draining)
+        return;
+      auto& n = s.settings.cluster.node;
+      lease_renewal r{s.settings.self.node_id, now() + n.lease};
+      self->request(s.store, n.lease, atom::renew_v, std::move(r))
+        .then(
+          [self](bool alive) {
+            if (!alive) {
+              // The cluster declared this node dead and took its jobs:
+              // acting on would run them twice.
+              spdlog::error("node {} lost its lease; stopping",
+                            self->state.settings.self.node_id);
+              self->quit(make_error(ec::refused, "lease lost"));
+            }
+          },
+          [self](const caf::error& err) {
+            spdlog::warn("node: renewing the lease failed: {}", describe(err));
+          });
+      self->delayed_send(self, n.heartbeat_interval, atom::renew_v);
+    },
+  };
+}
+
+} // namespace jm

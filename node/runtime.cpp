@@ -1,0 +1,268 @@
+#include "node/runtime.hpp"
+
+#include "actors/gateway.hpp"
+#include "messages/error.hpp"
+#include "node/front_door.hpp"
+#include "node/node_actor.hpp"
+#include "providers/sqlite/sqlite_store.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include <unistd.h>
+
+namespace jm {
+
+namespace {
+
+struct system_config : caf::actor_system_config {
+  explicit system_config(const cluster_config& c) {
+    add_wire_types(*this);
+    load<caf::io::middleman>();
+    set("scheduler.max-threads", static_cast<int>(c.node.scheduler_threads));
+    // Fairness: no actor drains a huge mailbox in one go.
+    set("scheduler.max-throughput", 300);
+  }
+};
+
+std::string make_node_id() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+    std::strcpy(host, "node");
+  std::string h{host};
+  for (auto& c : h)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-')
+      c = '-';
+  if (h.size() > 40)
+    h.resize(40);
+  // The pid and a random suffix make a restarted process a new node.
+  std::mt19937 gen{std::random_device{}()};
+  char suffix[9];
+  std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(gen()));
+  return h + "-" + std::to_string(getpid()) + "-" + suffix;
+}
+
+caf::expected<std::shared_ptr<sqlite::sqlite_store>>
+open_store(const store_config& cfg) {
+  auto db = sqlite::sqlite_store::open(cfg.path);
+  if (!db)
+    return make_error(code_of(db.error()) == ec::none ? ec::store_failure
+                                                      : code_of(db.error()),
+                      "cannot open the SQLite store '" + cfg.path
+                        + "': " + describe(db.error()));
+  return std::shared_ptr<sqlite::sqlite_store>{std::move(*db)};
+}
+
+} // namespace
+
+struct runtime::impl {
+  cluster_config cfg;
+  std::shared_ptr<handler_registry> registry
+    = std::make_shared<handler_registry>();
+  std::unique_ptr<system_config> caf_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  gateway_actor gateway;
+  node_actor node;
+  std::string node_id;
+  uint16_t port = 0;
+  bool started = false;
+  bool stopped = false;
+};
+
+runtime::runtime(cluster_config cfg)
+  : impl_(std::make_unique<impl>()), scheduler_(*this) {
+  impl_->cfg = std::move(cfg);
+}
+
+runtime::~runtime() {
+  stop();
+}
+
+handler_registry& runtime::registry() {
+  return *impl_->registry;
+}
+
+const cluster_config& runtime::config() const {
+  return impl_->cfg;
+}
+
+const std::string& runtime::node_id() const {
+  return impl_->node_id;
+}
+
+uint16_t runtime::port() const {
+  return impl_->port;
+}
+
+bool runtime::running() const {
+  return impl_->started && !impl_->stopped;
+}
+
+caf::error runtime::start() {
+  auto& p = *impl_;
+  if (p.started)
+    return make_error(ec::refused, "the runtime was started already");
+  if (auto err = validate(p.cfg))
+    return err;
+  p.node_id = make_node_id();
+  complete(p.cfg);
+  auto master_db = open_store(p.cfg.store);
+  if (!master_db)
+    return master_db.error();
+  if (auto err = (*master_db)->migrate())
+    return make_error(ec::store_failure,
+                      "cannot create the schema in '" + p.cfg.store.path
+                        + "': " + describe(err));
+  auto agent_db = open_store(p.cfg.store);
+  if (!agent_db)
+    return agent_db.error();
+  p.caf_cfg = std::make_unique<system_config>(p.cfg);
+  p.sys = std::make_unique<caf::actor_system>(*p.caf_cfg);
+  // actor_cast: CAF infers the extended interface as a distinct type.
+  p.gateway = caf::actor_cast<gateway_actor>(p.sys->spawn(gateway, p.cfg.cluster_id));
+  auto& n = p.cfg.node;
+  auto port = p.sys->middleman().publish(
+    caf::actor_cast<master_api_actor>(p.gateway), n.listen_port,
+    n.listen_host.c_str(), true);
+  if (!port) {
+    caf::anon_send_exit(p.gateway, caf::exit_reason::user_shutdown);
+    p.sys.reset();
+    return make_error(ec::unavailable,
+                      "cannot listen on " + n.listen_host + ":"
+                        + std::to_string(n.listen_port) + ": "
+                        + describe(port.error())
+                        + " (is another node running? set node.listen_port)");
+  }
+  p.port = *port;
+  node_record self;
+  self.node_id = p.node_id;
+  self.host = n.listen_host;
+  self.port = p.port;
+  self.pid = getpid();
+  self.started_at = now();
+  self.lease_expires_at = self.started_at + n.lease;
+  if (auto err = (*master_db)->upsert_node(self))
+    return make_error(ec::store_failure,
+                      "cannot register the node: " + describe(err));
+  node_settings settings;
+  settings.cluster = p.cfg;
+  settings.self = self;
+  settings.handlers = p.registry;
+  settings.master_db = *master_db;
+  settings.agent_db = *agent_db;
+  p.node = p.sys->spawn(node, std::move(settings), p.gateway);
+  p.started = true;
+  spdlog::info("node {} of cluster '{}' listening on {}:{} (store: {})",
+               p.node_id, p.cfg.cluster_id, n.listen_host, p.port,
+               p.cfg.store.path);
+  return {};
+}
+
+void runtime::stop() {
+  auto& p = *impl_;
+  if (!p.started || p.stopped)
+    return;
+  p.stopped = true;
+  {
+    caf::scoped_actor self{*p.sys};
+    self->monitor(p.node);
+    auto grace = p.cfg.node.shutdown_grace + std::chrono::seconds{10};
+    self->request(p.node, grace, atom::drain_v)
+      .receive([](bool) {},
+               [](const caf::error& err) {
+                 spdlog::warn("node: graceful stop incomplete: {}",
+                              describe(err));
+               });
+    p.sys->middleman().unpublish(p.gateway, p.port);
+    self->send_exit(p.gateway, caf::exit_reason::user_shutdown);
+    self->send_exit(p.node, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {});
+  }
+  p.sys.reset();
+  spdlog::info("node {} stopped", p.node_id);
+}
+
+void runtime::await_stopped() {
+  auto& p = *impl_;
+  if (!p.started || p.stopped)
+    return;
+  caf::scoped_actor self{*p.sys};
+  self->monitor(p.node);
+  self->receive([](const caf::down_msg&) {});
+}
+
+// -- scheduler ----------------------------------------------------------------
+
+job_spec scheduler::make_spec(std::string handler, value_map data,
+                              schedule_options opts) {
+  job_spec spec;
+  spec.handler = std::move(handler);
+  spec.data = std::move(data);
+  spec.metadata = std::move(opts.metadata);
+  spec.priority = opts.priority;
+  spec.lane = std::move(opts.lane);
+  spec.timeout = opts.timeout;
+  spec.max_retries = opts.max_retries;
+  return spec;
+}
+
+caf::expected<reply> scheduler::call(request req) {
+  auto& p = *rt_.impl_;
+  if (!rt_.running())
+    return make_error(ec::refused, "the runtime is not running; call start()");
+  return call_front_door(*p.sys, caf::actor_cast<master_api_actor>(p.gateway),
+                         req, std::chrono::seconds{30});
+}
+
+caf::expected<job_id> scheduler::one(job_spec spec) {
+  std::vector<job_spec> specs;
+  specs.push_back(std::move(spec));
+  auto ids = schedule(std::move(specs));
+  if (!ids)
+    return ids.error();
+  return ids->front();
+}
+
+caf::expected<std::vector<job_id>>
+scheduler::schedule(std::vector<job_spec> specs) {
+  auto r = call(request{std::move(specs)});
+  if (!r)
+    return r.error();
+  if (auto ids = std::get_if<std::vector<job_id>>(&*r))
+    return std::move(*ids);
+  return make_error(ec::malformed_message, "unexpected reply to schedule");
+}
+
+caf::error scheduler::cancel(const job_id& id) {
+  auto r = call(request{cancel_request{id}});
+  return r ? caf::error{} : r.error();
+}
+
+caf::error scheduler::reschedule(const job_id& id, timestamp at) {
+  auto r = call(request{reschedule_request{id, at}});
+  return r ? caf::error{} : r.error();
+}
+
+caf::expected<std::vector<job>> scheduler::list(job_filter filter) {
+  auto r = call(request{std::move(filter)});
+  if (!r)
+    return r.error();
+  if (auto xs = std::get_if<std::vector<job>>(&*r))
+    return std::move(*xs);
+  return make_error(ec::malformed_message, "unexpected reply to list");
+}
+
+caf::expected<job_detail> scheduler::get(const job_id& id) {
+  auto r = call(request{get_job_request{id}});
+  if (!r)
+    return r.error();
+  if (auto d = std::get_if<job_detail>(&*r))
+    return std::move(*d);
+  return make_error(ec::malformed_message, "unexpected reply to get");
+}
+
+} // namespace jm

@@ -1,0 +1,1405 @@
+#include "providers/sqlite/sqlite_store.hpp"
+
+#include "messages/codec.hpp"
+#include "messages/error.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+namespace jm::sqlite {
+
+namespace {
+
+// -- SQL ----------------------------------------------------------------------
+
+// The column list of jm_jobs in the order read_job expects and bind_job binds
+// (as ?1 .. ?19).
+#define JM_JOB_COLUMNS                                                         \
+  "id, handler, status, priority, source, lane, original_scheduled_at, "       \
+  "scheduled_at, created_at, timeout_us, max_retries, failure_count, data, "   \
+  "metadata, recurring_schedule_id, bucket_id, worker_id, process_deadline, "  \
+  "version"
+
+#define JM_ATTEMPT_COLUMNS                                                     \
+  "job_id, number, worker_id, started_at, ended_at, outcome, error"
+
+// Statuses of a job that a bucket owns: assigned_to_bucket, processing,
+// queued.
+#define JM_LIVE_PLACED "(3, 4, 6)"
+
+/// Migration N is `migrations[N - 1]`; append only, never edit a shipped one.
+constexpr const char* migrations[] = {
+    // 1: the initial schema.
+    "CREATE TABLE IF NOT EXISTS jm_jobs ("
+    " id BLOB NOT NULL PRIMARY KEY,"
+    " handler TEXT NOT NULL,"
+    " status INTEGER NOT NULL,"
+    " priority INTEGER NOT NULL,"
+    " source INTEGER NOT NULL,"
+    " lane TEXT NOT NULL DEFAULT '',"
+    " original_scheduled_at INTEGER NOT NULL,"
+    " scheduled_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " timeout_us INTEGER NOT NULL,"
+    " max_retries INTEGER NOT NULL,"
+    " failure_count INTEGER NOT NULL,"
+    " data BLOB,"
+    " metadata BLOB,"
+    " recurring_schedule_id BLOB,"
+    " bucket_id TEXT NOT NULL DEFAULT '',"
+    " worker_id TEXT NOT NULL DEFAULT '',"
+    " process_deadline INTEGER,"
+    " version INTEGER NOT NULL);"
+    // Look-ahead assignment, list_jobs by status, count_by_status.
+    "CREATE INDEX IF NOT EXISTS jm_jobs_status_sched"
+    " ON jm_jobs (status, scheduled_at, id);"
+    // Claims and the rescue of a dead node's buckets.
+    "CREATE INDEX IF NOT EXISTS jm_jobs_bucket"
+    " ON jm_jobs (bucket_id, status, scheduled_at, id);"
+    // The deadline sweep: only live placed jobs, so that finished jobs that
+    // kept their last deadline do not pile up in it.
+    "CREATE INDEX IF NOT EXISTS jm_jobs_deadline ON jm_jobs (process_deadline)"
+    " WHERE process_deadline IS NOT NULL AND status IN " JM_LIVE_PLACED ";"
+    "CREATE TABLE IF NOT EXISTS jm_attempts ("
+    " job_id BLOB NOT NULL,"
+    " number INTEGER NOT NULL,"
+    " worker_id TEXT NOT NULL DEFAULT '',"
+    " started_at INTEGER NOT NULL,"
+    " ended_at INTEGER NOT NULL,"
+    " outcome INTEGER NOT NULL,"
+    " error TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (job_id, number)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS jm_nodes ("
+    " node_id TEXT NOT NULL PRIMARY KEY,"
+    " host TEXT NOT NULL,"
+    " port INTEGER NOT NULL,"
+    " pid INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " lease_expires_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS jm_buckets ("
+    " bucket_id TEXT NOT NULL PRIMARY KEY,"
+    " worker_id TEXT NOT NULL,"
+    " node_id TEXT NOT NULL,"
+    " priority INTEGER NOT NULL,"
+    " lane TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS jm_buckets_node ON jm_buckets (node_id);",
+};
+
+constexpr int latest_schema_version =
+    static_cast<int>(sizeof(migrations) / sizeof(migrations[0]));
+
+constexpr const char* sql_begin = "BEGIN IMMEDIATE";
+constexpr const char* sql_commit = "COMMIT";
+constexpr const char* sql_rollback = "ROLLBACK";
+
+constexpr const char* sql_schema_version =
+    "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+
+constexpr const char* sql_insert_job =
+    "INSERT INTO jm_jobs (" JM_JOB_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+    "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
+    "ON CONFLICT (id) DO NOTHING";
+
+constexpr const char* sql_get_job =
+    "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE id = ?1";
+
+constexpr const char* sql_list_attempts =
+    "SELECT " JM_ATTEMPT_COLUMNS " FROM jm_attempts WHERE job_id = ?1 "
+    "ORDER BY number";
+
+// Parameters as in sql_insert_job; ?19 is the expected version.
+constexpr const char* sql_write_job =
+    "UPDATE jm_jobs SET handler = ?2, status = ?3, priority = ?4, source = ?5, "
+    "lane = ?6, original_scheduled_at = ?7, scheduled_at = ?8, created_at = "
+    "?9, "
+    "timeout_us = ?10, max_retries = ?11, failure_count = ?12, data = ?13, "
+    "metadata = ?14, recurring_schedule_id = ?15, bucket_id = ?16, "
+    "worker_id = ?17, process_deadline = ?18, version = ?19 + 1 "
+    "WHERE id = ?1 AND version = ?19";
+
+// Numbers the attempt max + 1 within the same statement.
+constexpr const char* sql_insert_attempt =
+    "INSERT INTO jm_attempts (" JM_ATTEMPT_COLUMNS ") "
+    "SELECT ?1, COALESCE(MAX(number), 0) + 1, ?2, ?3, ?4, ?5, ?6 "
+    "FROM jm_attempts WHERE job_id = ?1";
+
+constexpr const char* sql_select_held =
+    "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE status = 2 "
+    "AND scheduled_at <= ?1 ORDER BY scheduled_at, id LIMIT ?2";
+
+constexpr const char* sql_assign_job =
+    "UPDATE jm_jobs SET status = 3, bucket_id = ?2, worker_id = ?3, "
+    "process_deadline = NULL, version = version + 1 "
+    "WHERE id = ?1 AND status = 2";
+
+constexpr const char* sql_count_by_status =
+    "SELECT status, COUNT(*) FROM jm_jobs GROUP BY status";
+
+constexpr const char* sql_upsert_node =
+    "INSERT INTO jm_nodes (node_id, host, port, pid, started_at, "
+    "lease_expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, "
+    "port = excluded.port, pid = excluded.pid, "
+    "started_at = excluded.started_at, "
+    "lease_expires_at = excluded.lease_expires_at";
+
+constexpr const char* sql_renew_node =
+    "UPDATE jm_nodes SET lease_expires_at = ?2 WHERE node_id = ?1";
+
+constexpr const char* sql_delete_node_buckets =
+    "DELETE FROM jm_buckets WHERE node_id = ?1";
+
+constexpr const char* sql_delete_node =
+    "DELETE FROM jm_nodes WHERE node_id = ?1";
+
+constexpr const char* sql_list_nodes =
+    "SELECT node_id, host, port, pid, started_at, lease_expires_at "
+    "FROM jm_nodes ORDER BY node_id";
+
+constexpr const char* sql_upsert_bucket =
+    "INSERT INTO jm_buckets (bucket_id, worker_id, node_id, priority, lane) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (bucket_id) DO UPDATE SET "
+    "worker_id = excluded.worker_id, node_id = excluded.node_id, "
+    "priority = excluded.priority, lane = excluded.lane";
+
+constexpr const char* sql_live_buckets =
+    "SELECT b.bucket_id, b.worker_id, b.node_id, b.priority, b.lane "
+    "FROM jm_buckets b JOIN jm_nodes n ON n.node_id = b.node_id "
+    "WHERE n.lease_expires_at > ?1 ORDER BY b.bucket_id";
+
+// A node is dead once it is no longer alive (its lease is not in the future).
+constexpr const char* sql_dead_nodes =
+    "SELECT node_id FROM jm_nodes WHERE lease_expires_at <= ?1 "
+    "ORDER BY node_id";
+
+constexpr const char* sql_rescue_lost_attempts =
+    "INSERT INTO jm_attempts (" JM_ATTEMPT_COLUMNS ") "
+    "SELECT j.id, (SELECT COALESCE(MAX(a.number), 0) + 1 FROM jm_attempts a "
+    "WHERE a.job_id = j.id), j.worker_id, ?2, ?2, 4, ?3 FROM jm_jobs j "
+    "WHERE j.status = 4 AND j.bucket_id IN "
+    "(SELECT bucket_id FROM jm_buckets WHERE node_id = ?1)";
+
+constexpr const char* sql_rescue_jobs =
+    "UPDATE jm_jobs SET status = 2, bucket_id = '', worker_id = '', "
+    "process_deadline = NULL, version = version + 1 "
+    "WHERE status IN " JM_LIVE_PLACED " AND bucket_id IN "
+    "(SELECT bucket_id FROM jm_buckets WHERE node_id = ?1) "
+    "RETURNING " JM_JOB_COLUMNS;
+
+constexpr const char* sql_sweep_deadlines =
+    "UPDATE jm_jobs INDEXED BY jm_jobs_deadline SET status = 2, "
+    "bucket_id = '', worker_id = '', process_deadline = NULL, "
+    "version = version + 1 WHERE process_deadline IS NOT NULL "
+    "AND process_deadline < ?1 AND status IN " JM_LIVE_PLACED;
+
+constexpr const char* sql_claim =
+    "UPDATE jm_jobs SET status = 6, "
+    // ?3 = due_by + grace, ?5 = the room left above ?3 in an INTEGER: the
+    // deadline saturates instead of overflowing into a REAL.
+    "process_deadline = CASE WHEN timeout_us > ?5 THEN 9223372036854775807 "
+    "WHEN timeout_us < 0 THEN ?3 ELSE ?3 + timeout_us END, "
+    "version = version + 1 "
+    "WHERE rowid IN (SELECT rowid FROM jm_jobs WHERE bucket_id = ?1 "
+    "AND status = 3 AND scheduled_at <= ?2 ORDER BY scheduled_at, id "
+    "LIMIT ?4) RETURNING " JM_JOB_COLUMNS;
+
+// -- errors -------------------------------------------------------------------
+
+caf::error malformed(std::string text) {
+  return make_error(ec::malformed_message, "sqlite: " + std::move(text));
+}
+
+caf::error bad_job(const job_id& id, std::string what) {
+  return malformed("job " + to_string(id) + ": " + std::move(what));
+}
+
+template <class F> auto guarded(std::string_view op, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return make_error(ec::store_failure,
+                      "sqlite: " + std::string{op} + ": " + e.what());
+  } catch (...) {
+    return make_error(ec::store_failure,
+                      "sqlite: " + std::string{op} + ": unknown exception");
+  }
+}
+
+// -- enum checks --------------------------------------------------------------
+
+bool valid_status(int64_t x) { return x >= 1 && x <= 8; }
+
+bool valid_priority(int64_t x) { return x >= 1 && x <= num_priorities; }
+
+bool valid_source(int64_t x) { return x >= 1 && x <= 3; }
+
+bool valid_outcome(int64_t x) { return x >= 1 && x <= 4; }
+
+/// Rejects jobs that would be written as rows that cannot be read back.
+caf::error check_job(const job& x) {
+  auto bad = [&x](std::string what) {
+    return make_error(ec::invalid_argument,
+                      "sqlite: job " + to_string(x.id) + ": " + what);
+  };
+  if (!valid_status(static_cast<int64_t>(x.status)))
+    return bad("invalid status " + std::to_string(static_cast<int>(x.status)));
+  if (!valid_priority(static_cast<int64_t>(x.priority)))
+    return bad("invalid priority " +
+               std::to_string(static_cast<int>(x.priority)));
+  if (!valid_source(static_cast<int64_t>(x.source)))
+    return bad("invalid trigger source " +
+               std::to_string(static_cast<int>(x.source)));
+  return {};
+}
+
+// -- binding ------------------------------------------------------------------
+
+/// Binds parameters and remembers the first failure.
+struct binder {
+  sqlite3_stmt* s;
+  int rc = SQLITE_OK;
+
+  void check(int x) {
+    if (rc == SQLITE_OK)
+      rc = x;
+  }
+
+  void i64(int idx, int64_t x) { check(sqlite3_bind_int64(s, idx, x)); }
+
+  void null(int idx) { check(sqlite3_bind_null(s, idx)); }
+
+  /// The text must outlive the statement's next step.
+  void text(int idx, std::string_view x) {
+    const char* ptr = x.data() != nullptr ? x.data() : "";
+    check(sqlite3_bind_text(s, idx, ptr, static_cast<int>(x.size()),
+                            SQLITE_STATIC));
+  }
+
+  /// The bytes must outlive the statement's next step.
+  void blob(int idx, const void* data, size_t size) {
+    static const uint8_t empty = 0;
+    check(sqlite3_bind_blob(s, idx, size == 0 ? &empty : data,
+                            static_cast<int>(size), SQLITE_STATIC));
+  }
+
+  void blob(int idx, const uuid& x) {
+    blob(idx, x.bytes.data(), x.bytes.size());
+  }
+
+  void timestamp(int idx, jm::timestamp x) { i64(idx, to_micros(x)); }
+};
+
+/// Encoded data and metadata of a job; kept alive while a statement runs.
+struct encoded_maps {
+  bytes data;
+  bytes metadata;
+};
+
+/// Binds all columns of `x` as ?1 .. ?19 with `version` as ?19.
+void bind_job(binder& b, const job& x, int64_t version, encoded_maps& buf) {
+  b.blob(1, x.id);
+  b.text(2, x.handler);
+  b.i64(3, static_cast<int64_t>(x.status));
+  b.i64(4, static_cast<int64_t>(x.priority));
+  b.i64(5, static_cast<int64_t>(x.source));
+  b.text(6, x.lane);
+  b.timestamp(7, x.original_scheduled_at);
+  b.timestamp(8, x.scheduled_at);
+  b.timestamp(9, x.created_at);
+  b.i64(10, x.timeout.count());
+  b.i64(11, x.max_retries);
+  b.i64(12, x.failure_count);
+  // An empty map is stored as NULL: no encoding, no decoding.
+  if (x.data.empty()) {
+    b.null(13);
+  } else {
+    buf.data = encode(x.data);
+    b.blob(13, buf.data.data(), buf.data.size());
+  }
+  if (x.metadata.empty()) {
+    b.null(14);
+  } else {
+    buf.metadata = encode(x.metadata);
+    b.blob(14, buf.metadata.data(), buf.metadata.size());
+  }
+  if (x.recurring_schedule_id)
+    b.blob(15, *x.recurring_schedule_id);
+  else
+    b.null(15);
+  b.text(16, x.bucket_id);
+  b.text(17, x.worker_id);
+  if (x.process_deadline)
+    b.timestamp(18, *x.process_deadline);
+  else
+    b.null(18);
+  b.i64(19, version);
+}
+
+// -- reading ------------------------------------------------------------------
+
+std::string column_text(sqlite3_stmt* s, int col) {
+  auto ptr = sqlite3_column_text(s, col);
+  if (ptr == nullptr)
+    return {};
+  auto len = sqlite3_column_bytes(s, col);
+  return std::string{reinterpret_cast<const char*>(ptr),
+                     static_cast<size_t>(len)};
+}
+
+bool column_int(sqlite3_stmt* s, int col, int64_t& out) {
+  if (sqlite3_column_type(s, col) != SQLITE_INTEGER)
+    return false;
+  out = sqlite3_column_int64(s, col);
+  return true;
+}
+
+bool column_uuid(sqlite3_stmt* s, int col, uuid& out) {
+  if (sqlite3_column_type(s, col) != SQLITE_BLOB ||
+      sqlite3_column_bytes(s, col) != 16)
+    return false;
+  std::memcpy(out.bytes.data(), sqlite3_column_blob(s, col), 16);
+  return true;
+}
+
+bool fits_int32(int64_t x) {
+  return x >= std::numeric_limits<int32_t>::min() &&
+         x <= std::numeric_limits<int32_t>::max();
+}
+
+caf::expected<value_map> column_map(sqlite3_stmt* s, int col) {
+  switch (sqlite3_column_type(s, col)) {
+  case SQLITE_NULL:
+    return value_map{};
+  case SQLITE_BLOB: {
+    auto ptr = static_cast<const uint8_t*>(sqlite3_column_blob(s, col));
+    auto len = static_cast<size_t>(sqlite3_column_bytes(s, col));
+    return decode_value_map({ptr, len});
+  }
+  default:
+    return make_error(ec::malformed_message, "not a BLOB");
+  }
+}
+
+/// Reads a job from columns 0 .. 18 (JM_JOB_COLUMNS) of the current row.
+caf::expected<job> read_job(sqlite3_stmt* s) {
+  job x;
+  if (!column_uuid(s, 0, x.id)) {
+    if (sqlite3_column_type(s, 0) == SQLITE_BLOB)
+      return malformed("a job row has an id of " +
+                       std::to_string(sqlite3_column_bytes(s, 0)) +
+                       " bytes instead of 16");
+    return malformed("a job row has an id that is not a BLOB");
+  }
+  int64_t n = 0;
+  x.handler = column_text(s, 1);
+  if (!column_int(s, 2, n) || !valid_status(n))
+    return bad_job(x.id, "invalid status");
+  x.status = static_cast<job_status>(n);
+  if (!column_int(s, 3, n) || !valid_priority(n))
+    return bad_job(x.id, "invalid priority");
+  x.priority = static_cast<jm::priority>(n);
+  if (!column_int(s, 4, n) || !valid_source(n))
+    return bad_job(x.id, "invalid trigger source");
+  x.source = static_cast<trigger_source>(n);
+  x.lane = column_text(s, 5);
+  if (!column_int(s, 6, n))
+    return bad_job(x.id, "invalid original_scheduled_at");
+  x.original_scheduled_at = from_micros(n);
+  if (!column_int(s, 7, n))
+    return bad_job(x.id, "invalid scheduled_at");
+  x.scheduled_at = from_micros(n);
+  if (!column_int(s, 8, n))
+    return bad_job(x.id, "invalid created_at");
+  x.created_at = from_micros(n);
+  if (!column_int(s, 9, n))
+    return bad_job(x.id, "invalid timeout");
+  x.timeout = duration{n};
+  if (!column_int(s, 10, n) || !fits_int32(n))
+    return bad_job(x.id, "invalid max_retries");
+  x.max_retries = static_cast<int32_t>(n);
+  if (!column_int(s, 11, n) || !fits_int32(n))
+    return bad_job(x.id, "invalid failure_count");
+  x.failure_count = static_cast<int32_t>(n);
+  if (auto m = column_map(s, 12))
+    x.data = std::move(*m);
+  else
+    return bad_job(x.id, "data does not decode: " + describe(m.error()));
+  if (auto m = column_map(s, 13))
+    x.metadata = std::move(*m);
+  else
+    return bad_job(x.id, "metadata does not decode: " + describe(m.error()));
+  if (sqlite3_column_type(s, 14) != SQLITE_NULL) {
+    uuid u;
+    if (!column_uuid(s, 14, u))
+      return bad_job(x.id, "invalid recurring_schedule_id");
+    x.recurring_schedule_id = u;
+  }
+  x.bucket_id = column_text(s, 15);
+  x.worker_id = column_text(s, 16);
+  if (sqlite3_column_type(s, 17) != SQLITE_NULL) {
+    if (!column_int(s, 17, n))
+      return bad_job(x.id, "invalid process_deadline");
+    x.process_deadline = from_micros(n);
+  }
+  if (!column_int(s, 18, n))
+    return bad_job(x.id, "invalid version");
+  x.version = n;
+  return x;
+}
+
+caf::expected<attempt> read_attempt(sqlite3_stmt* s) {
+  attempt x;
+  if (!column_uuid(s, 0, x.job))
+    return malformed("an attempt row has an invalid job id");
+  auto bad = [&x](std::string what) {
+    return malformed("attempt of job " + to_string(x.job) + ": " + what);
+  };
+  int64_t n = 0;
+  if (!column_int(s, 1, n) || !fits_int32(n) || n < 1)
+    return bad("invalid number");
+  x.number = static_cast<int32_t>(n);
+  x.worker_id = column_text(s, 2);
+  if (!column_int(s, 3, n))
+    return bad("invalid started_at");
+  x.started_at = from_micros(n);
+  if (!column_int(s, 4, n))
+    return bad("invalid ended_at");
+  x.ended_at = from_micros(n);
+  if (!column_int(s, 5, n) || !valid_outcome(n))
+    return bad("invalid outcome");
+  x.outcome = static_cast<attempt_outcome>(n);
+  x.error = column_text(s, 6);
+  return x;
+}
+
+int64_t saturating_add(int64_t x, int64_t y) {
+  int64_t result = 0;
+  if (!__builtin_add_overflow(x, y, &result))
+    return result;
+  return y > 0 ? std::numeric_limits<int64_t>::max()
+               : std::numeric_limits<int64_t>::min();
+}
+
+bool earlier(const job& x, const job& y) {
+  if (x.scheduled_at != y.scheduled_at)
+    return x.scheduled_at < y.scheduled_at;
+  return x.id < y.id;
+}
+
+} // namespace
+
+// -- connection ---------------------------------------------------------------
+
+struct sqlite_store::impl {
+  sqlite3* db = nullptr;
+  std::string path;
+  bool full_sync = false;
+  /// Statements with static SQL, keyed by the address of their text.
+  std::unordered_map<const char*, sqlite3_stmt*> stmts;
+  /// Statements with generated SQL (list_jobs), keyed by their text.
+  std::unordered_map<std::string, sqlite3_stmt*> dyn_stmts;
+
+  ~impl() {
+    for (auto& kvp : stmts)
+      sqlite3_finalize(kvp.second);
+    for (auto& kvp : dyn_stmts)
+      sqlite3_finalize(kvp.second);
+    if (db != nullptr)
+      sqlite3_close_v2(db);
+  }
+
+  caf::error fail(std::string_view op) const {
+    return make_error(ec::store_failure,
+                      "sqlite: " + std::string{op} + ": " + sqlite3_errmsg(db));
+  }
+
+  caf::error fail(std::string_view op, int rc) const {
+    // Prefer the connection's message; fall back to the code's text when the
+    // connection's last error is some other one.
+    if (sqlite3_errcode(db) == rc)
+      return fail(op);
+    return make_error(ec::store_failure,
+                      "sqlite: " + std::string{op} + ": " + sqlite3_errstr(rc));
+  }
+
+  caf::expected<sqlite3_stmt*> prepare_new(const char* sql, int len,
+                                           std::string_view op) {
+    sqlite3_stmt* s = nullptr;
+    auto rc = sqlite3_prepare_v3(db, sql, len, SQLITE_PREPARE_PERSISTENT, &s,
+                                 nullptr);
+    if (rc != SQLITE_OK) {
+      auto err = fail(op);
+      sqlite3_finalize(s);
+      return err;
+    }
+    return s;
+  }
+
+  /// A cached statement for static SQL.
+  caf::expected<sqlite3_stmt*> prepare(const char* sql, std::string_view op) {
+    if (auto i = stmts.find(sql); i != stmts.end())
+      return i->second;
+    auto s = prepare_new(sql, -1, op);
+    if (s)
+      stmts.emplace(sql, *s);
+    return s;
+  }
+
+  /// A cached statement for generated SQL.
+  caf::expected<sqlite3_stmt*> prepare(const std::string& sql,
+                                       std::string_view op) {
+    if (auto i = dyn_stmts.find(sql); i != dyn_stmts.end())
+      return i->second;
+    auto s = prepare_new(sql.c_str(), static_cast<int>(sql.size()) + 1, op);
+    if (s)
+      dyn_stmts.emplace(sql, *s);
+    return s;
+  }
+
+  /// Runs SQL text without caching (pragmas, migrations).
+  caf::error exec(const char* sql, std::string_view op) {
+    char* msg = nullptr;
+    auto rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
+    if (rc == SQLITE_OK)
+      return {};
+    std::string text = msg != nullptr ? msg : sqlite3_errstr(rc);
+    sqlite3_free(msg);
+    return make_error(ec::store_failure,
+                      "sqlite: " + std::string{op} + ": " + text);
+  }
+
+  /// Runs a statement that returns no rows to completion, then resets it.
+  caf::error run(sqlite3_stmt* s, std::string_view op) {
+    auto rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+      sqlite3_reset(s);
+      return {};
+    }
+    auto err = fail(op, rc);
+    sqlite3_reset(s);
+    return err;
+  }
+
+  /// Reads the current schema version; 0 when there is none yet.
+  caf::expected<int> schema_version() {
+    sqlite3_stmt* s = nullptr;
+    auto rc = sqlite3_prepare_v2(db, sql_schema_version, -1, &s, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(s);
+      return 0; // No schema_version table yet.
+    }
+    int result = 0;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+      result = sqlite3_column_int(s, 0);
+    else if (rc != SQLITE_DONE) {
+      auto err = fail("read schema version", rc);
+      sqlite3_finalize(s);
+      return err;
+    }
+    sqlite3_finalize(s);
+    return result;
+  }
+};
+
+namespace {
+
+using impl = sqlite_store::impl;
+
+/// Resets a statement when leaving the scope, so that no read transaction
+/// lingers and the statement is ready for its next use.
+class stmt_guard {
+public:
+  explicit stmt_guard(sqlite3_stmt* s) : s_(s) {}
+
+  ~stmt_guard() { sqlite3_reset(s_); }
+
+  stmt_guard(const stmt_guard&) = delete;
+  stmt_guard& operator=(const stmt_guard&) = delete;
+
+private:
+  sqlite3_stmt* s_;
+};
+
+/// A `BEGIN IMMEDIATE` transaction that rolls back unless committed.
+class transaction {
+public:
+  explicit transaction(impl& d) : d_(d) {}
+
+  ~transaction() {
+    if (active_ && sqlite3_get_autocommit(d_.db) == 0) {
+      if (auto s = d_.prepare(sql_rollback, "rollback"))
+        d_.run(*s, "rollback");
+    }
+  }
+
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
+
+  caf::error begin(std::string_view op) {
+    auto s = d_.prepare(sql_begin, op);
+    if (!s)
+      return s.error();
+    if (auto err = d_.run(*s, std::string{op} + ": begin"))
+      return err;
+    active_ = true;
+    return {};
+  }
+
+  caf::error commit(std::string_view op) {
+    auto s = d_.prepare(sql_commit, op);
+    if (!s)
+      return s.error();
+    if (auto err = d_.run(*s, std::string{op} + ": commit"))
+      return err;
+    active_ = false;
+    return {};
+  }
+
+private:
+  impl& d_;
+  bool active_ = false;
+};
+
+/// Steps through all rows of `s`, reading each with `read` into `out`.
+template <class T, class Reader>
+caf::error read_all(impl& d, sqlite3_stmt* s, std::string_view op, Reader read,
+                    std::vector<T>& out) {
+  for (;;) {
+    auto rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+      return {};
+    if (rc != SQLITE_ROW)
+      return d.fail(op, rc);
+    auto x = read(s);
+    if (!x)
+      return std::move(x.error());
+    out.emplace_back(std::move(*x));
+  }
+}
+
+caf::error bind_failed(impl& d, std::string_view op, int rc) {
+  return d.fail(std::string{op} + ": bind", rc);
+}
+
+caf::expected<std::vector<bool>>
+write_jobs_impl(impl& d, const std::vector<job_write>& writes,
+                std::string_view op) {
+  std::vector<bool> result;
+  if (writes.empty())
+    return result;
+  for (auto& w : writes) {
+    if (auto err = check_job(w.job))
+      return err;
+    if (w.attempt && !valid_outcome(static_cast<int64_t>(w.attempt->outcome)))
+      return make_error(ec::invalid_argument, "sqlite: job " +
+                                                  to_string(w.job.id) +
+                                                  ": invalid attempt outcome");
+  }
+  result.reserve(writes.size());
+  transaction tx{d};
+  if (auto err = tx.begin(op))
+    return err;
+  auto upd = d.prepare(sql_write_job, op);
+  if (!upd)
+    return upd.error();
+  auto ins = d.prepare(sql_insert_attempt, op);
+  if (!ins)
+    return ins.error();
+  encoded_maps buf;
+  for (auto& w : writes) {
+    binder b{*upd};
+    bind_job(b, w.job, w.expected_version, buf);
+    if (b.rc != SQLITE_OK) {
+      sqlite3_reset(*upd);
+      return bind_failed(d, op, b.rc);
+    }
+    if (auto err = d.run(*upd, op))
+      return err;
+    auto applied = sqlite3_changes(d.db) > 0;
+    result.push_back(applied);
+    if (applied && w.attempt) {
+      auto& a = *w.attempt;
+      binder ab{*ins};
+      ab.blob(1, w.job.id);
+      ab.text(2, a.worker_id);
+      ab.timestamp(3, a.started_at);
+      ab.timestamp(4, a.ended_at);
+      ab.i64(5, static_cast<int64_t>(a.outcome));
+      ab.text(6, a.error);
+      if (ab.rc != SQLITE_OK) {
+        sqlite3_reset(*ins);
+        return bind_failed(d, op, ab.rc);
+      }
+      if (auto err = d.run(*ins, op))
+        return err;
+    }
+  }
+  if (auto err = tx.commit(op))
+    return err;
+  return result;
+}
+
+} // namespace
+
+// -- construction -------------------------------------------------------------
+
+sqlite_store::sqlite_store(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {}
+
+sqlite_store::~sqlite_store() = default;
+
+const std::string& sqlite_store::path() const { return impl_->path; }
+
+caf::expected<std::unique_ptr<sqlite_store>>
+sqlite_store::open(const std::string& path, bool full_sync) {
+  return guarded("open", [&]() -> caf::expected<std::unique_ptr<sqlite_store>> {
+    auto d = std::make_unique<impl>();
+    d->path = path;
+    d->full_sync = full_sync;
+    auto flags =
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    auto rc = sqlite3_open_v2(path.c_str(), &d->db, flags, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg =
+          d->db != nullptr ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc);
+      return make_error(ec::store_failure, "sqlite: open " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(d->db, 5000);
+    // Switching to WAL needs an exclusive lock; another process opening
+    // the same new file at the same moment may hold it briefly.
+    caf::error err;
+    for (int i = 0; i < 50; ++i) {
+      err = d->exec("PRAGMA journal_mode = WAL", "open: journal_mode");
+      if (!err)
+        break;
+      auto code = sqlite3_errcode(d->db);
+      if (code != SQLITE_BUSY && code != SQLITE_LOCKED)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    }
+    if (err)
+      return err;
+    if (auto err = d->exec(full_sync ? "PRAGMA synchronous = FULL"
+                                     : "PRAGMA synchronous = NORMAL",
+                           "open: synchronous"))
+      return err;
+    if (auto err = d->exec("PRAGMA foreign_keys = OFF", "open: foreign_keys"))
+      return err;
+    std::unique_ptr<sqlite_store> result{new sqlite_store(std::move(d))};
+    if (auto err = result->migrate())
+      return err;
+    return result;
+  });
+}
+
+// -- master_store -------------------------------------------------------------
+
+caf::error sqlite_store::migrate() {
+  return guarded("migrate", [&]() -> caf::error {
+    auto& d = *impl_;
+    // Fast path: nothing to do, no write lock taken.
+    auto current = d.schema_version();
+    if (current && *current == latest_schema_version)
+      return {};
+    transaction tx{d};
+    if (auto err = tx.begin("migrate"))
+      return err;
+    if (auto err = d.exec("CREATE TABLE IF NOT EXISTS schema_version ("
+                          " version INTEGER NOT NULL PRIMARY KEY,"
+                          " applied_at INTEGER NOT NULL)",
+                          "migrate: schema_version"))
+      return err;
+    // Re-read under the write lock: another process may have migrated.
+    current = d.schema_version();
+    if (!current)
+      return current.error();
+    if (*current > latest_schema_version)
+      return make_error(ec::store_failure,
+                        "sqlite: migrate: the database has schema version " +
+                            std::to_string(*current) +
+                            ", newer than the supported " +
+                            std::to_string(latest_schema_version));
+    for (int v = *current + 1; v <= latest_schema_version; ++v) {
+      auto op = "migrate: version " + std::to_string(v);
+      if (auto err = d.exec(migrations[v - 1], op))
+        return err;
+      auto sql = "INSERT INTO schema_version (version, applied_at) VALUES (" +
+                 std::to_string(v) + ", " + std::to_string(to_micros(now())) +
+                 ")";
+      if (auto err = d.exec(sql.c_str(), op))
+        return err;
+    }
+    return tx.commit("migrate");
+  });
+}
+
+caf::error sqlite_store::insert_jobs(const std::vector<job>& jobs) {
+  return guarded("insert_jobs", [&]() -> caf::error {
+    constexpr std::string_view op = "insert_jobs";
+    if (jobs.empty())
+      return {};
+    for (auto& x : jobs)
+      if (auto err = check_job(x))
+        return err;
+    auto& d = *impl_;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    auto s = d.prepare(sql_insert_job, op);
+    if (!s)
+      return s.error();
+    encoded_maps buf;
+    for (auto& x : jobs) {
+      binder b{*s};
+      bind_job(b, x, x.version, buf);
+      if (b.rc != SQLITE_OK) {
+        sqlite3_reset(*s);
+        return bind_failed(d, op, b.rc);
+      }
+      if (auto err = d.run(*s, op))
+        return err;
+    }
+    return tx.commit(op);
+  });
+}
+
+caf::expected<std::optional<job>> sqlite_store::get_job(const job_id& id) {
+  return guarded("get_job", [&]() -> caf::expected<std::optional<job>> {
+    constexpr std::string_view op = "get_job";
+    auto& d = *impl_;
+    auto s = d.prepare(sql_get_job, op);
+    if (!s)
+      return s.error();
+    stmt_guard guard{*s};
+    binder b{*s};
+    b.blob(1, id);
+    if (b.rc != SQLITE_OK)
+      return bind_failed(d, op, b.rc);
+    auto rc = sqlite3_step(*s);
+    if (rc == SQLITE_DONE)
+      return std::optional<job>{};
+    if (rc != SQLITE_ROW)
+      return d.fail(op, rc);
+    auto x = read_job(*s);
+    if (!x)
+      return x.error();
+    return std::optional<job>{std::move(*x)};
+  });
+}
+
+caf::expected<std::vector<job>> sqlite_store::list_jobs(const job_filter& f) {
+  return guarded("list_jobs", [&]() -> caf::expected<std::vector<job>> {
+    constexpr std::string_view op = "list_jobs";
+    auto& d = *impl_;
+    // Statuses are inlined (sorted, deduplicated) so that each filter shape
+    // maps to one cached statement.
+    std::vector<int> statuses;
+    for (auto x : f.statuses) {
+      auto n = static_cast<int>(x);
+      if (!valid_status(n))
+        return make_error(ec::invalid_argument,
+                          "sqlite: list_jobs: invalid status " +
+                              std::to_string(n));
+      statuses.push_back(n);
+    }
+    std::sort(statuses.begin(), statuses.end());
+    statuses.erase(std::unique(statuses.begin(), statuses.end()),
+                   statuses.end());
+    std::string sql = "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE 1 = 1";
+    if (!statuses.empty()) {
+      sql += " AND status IN (";
+      for (size_t i = 0; i < statuses.size(); ++i) {
+        if (i > 0)
+          sql += ", ";
+        sql += std::to_string(statuses[i]);
+      }
+      sql += ')';
+    }
+    if (!f.handler.empty())
+      sql += " AND handler = ?1";
+    if (!f.lane.empty())
+      sql += " AND lane = ?2";
+    if (f.scheduled_from)
+      sql += " AND scheduled_at >= ?3";
+    if (f.scheduled_to)
+      sql += " AND scheduled_at <= ?4";
+    sql += " ORDER BY scheduled_at, id";
+    if (f.limit > 0)
+      sql += " LIMIT ?5";
+    auto s = d.prepare(sql, op);
+    if (!s)
+      return s.error();
+    stmt_guard guard{*s};
+    binder b{*s};
+    if (!f.handler.empty())
+      b.text(1, f.handler);
+    if (!f.lane.empty())
+      b.text(2, f.lane);
+    if (f.scheduled_from)
+      b.timestamp(3, *f.scheduled_from);
+    if (f.scheduled_to)
+      b.timestamp(4, *f.scheduled_to);
+    if (f.limit > 0)
+      b.i64(5, f.limit);
+    if (b.rc != SQLITE_OK)
+      return bind_failed(d, op, b.rc);
+    std::vector<job> result;
+    if (auto err = read_all(d, *s, op, read_job, result))
+      return err;
+    return result;
+  });
+}
+
+caf::expected<std::vector<attempt>>
+sqlite_store::list_attempts(const job_id& id) {
+  return guarded("list_attempts", [&]() -> caf::expected<std::vector<attempt>> {
+    constexpr std::string_view op = "list_attempts";
+    auto& d = *impl_;
+    auto s = d.prepare(sql_list_attempts, op);
+    if (!s)
+      return s.error();
+    stmt_guard guard{*s};
+    binder b{*s};
+    b.blob(1, id);
+    if (b.rc != SQLITE_OK)
+      return bind_failed(d, op, b.rc);
+    std::vector<attempt> result;
+    if (auto err = read_all(d, *s, op, read_attempt, result))
+      return err;
+    return result;
+  });
+}
+
+caf::expected<std::vector<bool>>
+sqlite_store::write_jobs(const std::vector<job_write>& writes) {
+  return guarded("write_jobs", [&]() -> caf::expected<std::vector<bool>> {
+    return write_jobs_impl(*impl_, writes, "write_jobs");
+  });
+}
+
+caf::expected<std::vector<job>>
+sqlite_store::assign_held_jobs(timestamp horizon, uint32_t limit,
+                               const bucket_router& route) {
+  return guarded("assign_held_jobs", [&]() -> caf::expected<std::vector<job>> {
+    constexpr std::string_view op = "assign_held_jobs";
+    std::vector<job> result;
+    if (limit == 0)
+      return result;
+    auto& d = *impl_;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    auto sel = d.prepare(sql_select_held, op);
+    if (!sel)
+      return sel.error();
+    auto upd = d.prepare(sql_assign_job, op);
+    if (!upd)
+      return upd.error();
+    // Read all candidates first: no updates while the scan is open.
+    std::vector<job> held;
+    {
+      stmt_guard guard{*sel};
+      binder b{*sel};
+      b.timestamp(1, horizon);
+      b.i64(2, limit);
+      if (b.rc != SQLITE_OK)
+        return bind_failed(d, op, b.rc);
+      if (auto err = read_all(d, *sel, op, read_job, held))
+        return err;
+    }
+    for (auto& x : held) {
+      const bucket_record* bucket = route ? route(x) : nullptr;
+      if (bucket == nullptr)
+        continue;
+      binder b{*upd};
+      b.blob(1, x.id);
+      b.text(2, bucket->bucket_id);
+      b.text(3, bucket->worker_id);
+      if (b.rc != SQLITE_OK) {
+        sqlite3_reset(*upd);
+        return bind_failed(d, op, b.rc);
+      }
+      if (auto err = d.run(*upd, op))
+        return err;
+      if (sqlite3_changes(d.db) == 0)
+        continue;
+      x.status = job_status::assigned_to_bucket;
+      x.bucket_id = bucket->bucket_id;
+      x.worker_id = bucket->worker_id;
+      // A deadline left over from an earlier placement would let the sweep
+      // take the job back before its new owner even claimed it.
+      x.process_deadline = std::nullopt;
+      x.version += 1;
+      result.push_back(std::move(x));
+    }
+    if (auto err = tx.commit(op))
+      return err;
+    return result;
+  });
+}
+
+caf::expected<std::map<job_status, uint64_t>> sqlite_store::count_by_status() {
+  return guarded("count_by_status",
+                 [&]() -> caf::expected<std::map<job_status, uint64_t>> {
+                   constexpr std::string_view op = "count_by_status";
+                   auto& d = *impl_;
+                   auto s = d.prepare(sql_count_by_status, op);
+                   if (!s)
+                     return s.error();
+                   stmt_guard guard{*s};
+                   std::map<job_status, uint64_t> result;
+                   for (;;) {
+                     auto rc = sqlite3_step(*s);
+                     if (rc == SQLITE_DONE)
+                       return result;
+                     if (rc != SQLITE_ROW)
+                       return d.fail(op, rc);
+                     int64_t status = 0;
+                     if (!column_int(*s, 0, status) || !valid_status(status))
+                       return malformed(
+                           "count_by_status: " +
+                           std::to_string(sqlite3_column_int64(*s, 1)) +
+                           " job rows have the invalid status '" +
+                           column_text(*s, 0) + "'");
+                     result[static_cast<job_status>(status)] =
+                         static_cast<uint64_t>(sqlite3_column_int64(*s, 1));
+                   }
+                 });
+}
+
+// -- membership ---------------------------------------------------------------
+
+caf::error sqlite_store::upsert_node(const node_record& x) {
+  return guarded("upsert_node", [&]() -> caf::error {
+    constexpr std::string_view op = "upsert_node";
+    auto& d = *impl_;
+    auto s = d.prepare(sql_upsert_node, op);
+    if (!s)
+      return s.error();
+    binder b{*s};
+    b.text(1, x.node_id);
+    b.text(2, x.host);
+    b.i64(3, x.port);
+    b.i64(4, x.pid);
+    b.timestamp(5, x.started_at);
+    b.timestamp(6, x.lease_expires_at);
+    if (b.rc != SQLITE_OK) {
+      sqlite3_reset(*s);
+      return bind_failed(d, op, b.rc);
+    }
+    return d.run(*s, op);
+  });
+}
+
+caf::expected<bool> sqlite_store::renew_node(std::string_view node_id,
+                                             timestamp lease_expires_at) {
+  return guarded("renew_node", [&]() -> caf::expected<bool> {
+    constexpr std::string_view op = "renew_node";
+    auto& d = *impl_;
+    auto s = d.prepare(sql_renew_node, op);
+    if (!s)
+      return s.error();
+    binder b{*s};
+    b.text(1, node_id);
+    b.timestamp(2, lease_expires_at);
+    if (b.rc != SQLITE_OK) {
+      sqlite3_reset(*s);
+      return bind_failed(d, op, b.rc);
+    }
+    if (auto err = d.run(*s, op))
+      return err;
+    return sqlite3_changes(d.db) > 0;
+  });
+}
+
+caf::error sqlite_store::remove_node(std::string_view node_id) {
+  return guarded("remove_node", [&]() -> caf::error {
+    constexpr std::string_view op = "remove_node";
+    auto& d = *impl_;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    for (auto sql : {sql_delete_node_buckets, sql_delete_node}) {
+      auto s = d.prepare(sql, op);
+      if (!s)
+        return s.error();
+      binder b{*s};
+      b.text(1, node_id);
+      if (b.rc != SQLITE_OK) {
+        sqlite3_reset(*s);
+        return bind_failed(d, op, b.rc);
+      }
+      if (auto err = d.run(*s, op))
+        return err;
+    }
+    return tx.commit(op);
+  });
+}
+
+caf::expected<std::vector<node_record>> sqlite_store::list_nodes() {
+  return guarded(
+      "list_nodes", [&]() -> caf::expected<std::vector<node_record>> {
+        constexpr std::string_view op = "list_nodes";
+        auto& d = *impl_;
+        auto s = d.prepare(sql_list_nodes, op);
+        if (!s)
+          return s.error();
+        stmt_guard guard{*s};
+        auto read = [](sqlite3_stmt* s) -> caf::expected<node_record> {
+          node_record x;
+          x.node_id = column_text(s, 0);
+          x.host = column_text(s, 1);
+          int64_t n = 0;
+          if (!column_int(s, 2, n) || n < 0 || n > 65535)
+            return malformed("node " + x.node_id + ": invalid port");
+          x.port = static_cast<uint16_t>(n);
+          if (!column_int(s, 3, n))
+            return malformed("node " + x.node_id + ": invalid pid");
+          x.pid = n;
+          if (!column_int(s, 4, n))
+            return malformed("node " + x.node_id + ": invalid started_at");
+          x.started_at = from_micros(n);
+          if (!column_int(s, 5, n))
+            return malformed("node " + x.node_id +
+                             ": invalid lease_expires_at");
+          x.lease_expires_at = from_micros(n);
+          return x;
+        };
+        std::vector<node_record> result;
+        if (auto err = read_all(d, *s, op, read, result))
+          return err;
+        return result;
+      });
+}
+
+caf::error sqlite_store::upsert_buckets(const std::vector<bucket_record>& xs) {
+  return guarded("upsert_buckets", [&]() -> caf::error {
+    constexpr std::string_view op = "upsert_buckets";
+    if (xs.empty())
+      return {};
+    for (auto& x : xs)
+      if (!valid_priority(static_cast<int64_t>(x.priority)))
+        return make_error(ec::invalid_argument, "sqlite: bucket " +
+                                                    x.bucket_id +
+                                                    ": invalid priority");
+    auto& d = *impl_;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    auto s = d.prepare(sql_upsert_bucket, op);
+    if (!s)
+      return s.error();
+    for (auto& x : xs) {
+      binder b{*s};
+      b.text(1, x.bucket_id);
+      b.text(2, x.worker_id);
+      b.text(3, x.node_id);
+      b.i64(4, static_cast<int64_t>(x.priority));
+      b.text(5, x.lane);
+      if (b.rc != SQLITE_OK) {
+        sqlite3_reset(*s);
+        return bind_failed(d, op, b.rc);
+      }
+      if (auto err = d.run(*s, op))
+        return err;
+    }
+    return tx.commit(op);
+  });
+}
+
+caf::expected<std::vector<bucket_record>>
+sqlite_store::live_buckets(timestamp now) {
+  return guarded(
+      "live_buckets", [&]() -> caf::expected<std::vector<bucket_record>> {
+        constexpr std::string_view op = "live_buckets";
+        auto& d = *impl_;
+        auto s = d.prepare(sql_live_buckets, op);
+        if (!s)
+          return s.error();
+        stmt_guard guard{*s};
+        binder b{*s};
+        b.timestamp(1, now);
+        if (b.rc != SQLITE_OK)
+          return bind_failed(d, op, b.rc);
+        auto read = [](sqlite3_stmt* s) -> caf::expected<bucket_record> {
+          bucket_record x;
+          x.bucket_id = column_text(s, 0);
+          x.worker_id = column_text(s, 1);
+          x.node_id = column_text(s, 2);
+          int64_t n = 0;
+          if (!column_int(s, 3, n) || !valid_priority(n))
+            return malformed("bucket " + x.bucket_id + ": invalid priority");
+          x.priority = static_cast<jm::priority>(n);
+          x.lane = column_text(s, 4);
+          return x;
+        };
+        std::vector<bucket_record> result;
+        if (auto err = read_all(d, *s, op, read, result))
+          return err;
+        return result;
+      });
+}
+
+caf::expected<std::vector<job>> sqlite_store::rescue_dead_nodes(timestamp now) {
+  return guarded("rescue_dead_nodes", [&]() -> caf::expected<std::vector<job>> {
+    constexpr std::string_view op = "rescue_dead_nodes";
+    auto& d = *impl_;
+    std::vector<job> result;
+    auto sel = d.prepare(sql_dead_nodes, op);
+    if (!sel)
+      return sel.error();
+    auto dead_nodes = [&]() -> caf::expected<std::vector<std::string>> {
+      stmt_guard guard{*sel};
+      binder b{*sel};
+      b.timestamp(1, now);
+      if (b.rc != SQLITE_OK)
+        return bind_failed(d, op, b.rc);
+      std::vector<std::string> ids;
+      auto read = [](sqlite3_stmt* s) -> caf::expected<std::string> {
+        return column_text(s, 0);
+      };
+      if (auto err = read_all(d, *sel, op, read, ids))
+        return err;
+      return ids;
+    };
+    // Fast path without the write lock: usually nobody died.
+    auto ids = dead_nodes();
+    if (!ids)
+      return ids.error();
+    if (ids->empty())
+      return result;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    ids = dead_nodes();
+    if (!ids)
+      return ids.error();
+    auto lost = d.prepare(sql_rescue_lost_attempts, op);
+    if (!lost)
+      return lost.error();
+    auto rescue = d.prepare(sql_rescue_jobs, op);
+    if (!rescue)
+      return rescue.error();
+    auto del_buckets = d.prepare(sql_delete_node_buckets, op);
+    if (!del_buckets)
+      return del_buckets.error();
+    auto del_node = d.prepare(sql_delete_node, op);
+    if (!del_node)
+      return del_node.error();
+    for (auto& id : *ids) {
+      auto error_text = "node " + id + " lost (lease expired)";
+      {
+        binder b{*lost};
+        b.text(1, id);
+        b.timestamp(2, now);
+        b.text(3, error_text);
+        if (b.rc != SQLITE_OK) {
+          sqlite3_reset(*lost);
+          return bind_failed(d, op, b.rc);
+        }
+        if (auto err = d.run(*lost, op))
+          return err;
+      }
+      {
+        stmt_guard guard{*rescue};
+        binder b{*rescue};
+        b.text(1, id);
+        if (b.rc != SQLITE_OK)
+          return bind_failed(d, op, b.rc);
+        if (auto err = read_all(d, *rescue, op, read_job, result))
+          return err;
+      }
+      for (auto s : {*del_buckets, *del_node}) {
+        binder b{s};
+        b.text(1, id);
+        if (b.rc != SQLITE_OK) {
+          sqlite3_reset(s);
+          return bind_failed(d, op, b.rc);
+        }
+        if (auto err = d.run(s, op))
+          return err;
+      }
+    }
+    if (auto err = tx.commit(op))
+      return err;
+    std::sort(result.begin(), result.end(), earlier);
+    return result;
+  });
+}
+
+caf::expected<uint64_t> sqlite_store::sweep_deadlines(timestamp now) {
+  return guarded("sweep_deadlines", [&]() -> caf::expected<uint64_t> {
+    constexpr std::string_view op = "sweep_deadlines";
+    auto& d = *impl_;
+    auto s = d.prepare(sql_sweep_deadlines, op);
+    if (!s)
+      return s.error();
+    binder b{*s};
+    b.timestamp(1, now);
+    if (b.rc != SQLITE_OK) {
+      sqlite3_reset(*s);
+      return bind_failed(d, op, b.rc);
+    }
+    if (auto err = d.run(*s, op))
+      return err;
+    return static_cast<uint64_t>(sqlite3_changes(d.db));
+  });
+}
+
+// -- agent_store --------------------------------------------------------------
+
+caf::expected<std::vector<job>>
+sqlite_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
+                                uint32_t limit, duration grace) {
+  return guarded("claim_bucket_jobs", [&]() -> caf::expected<std::vector<job>> {
+    constexpr std::string_view op = "claim_bucket_jobs";
+    std::vector<job> result;
+    if (limit == 0)
+      return result;
+    auto& d = *impl_;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    auto s = d.prepare(sql_claim, op);
+    if (!s)
+      return s.error();
+    {
+      stmt_guard guard{*s};
+      binder b{*s};
+      b.text(1, bucket_id);
+      b.timestamp(2, due_by);
+      auto base = saturating_add(to_micros(due_by), grace.count());
+      b.i64(3, base);
+      b.i64(4, limit);
+      b.i64(5, base >= 0 ? std::numeric_limits<int64_t>::max() - base
+                         : std::numeric_limits<int64_t>::max());
+      if (b.rc != SQLITE_OK)
+        return bind_failed(d, op, b.rc);
+      result.reserve(limit);
+      if (auto err = read_all(d, *s, op, read_job, result))
+        return err;
+    }
+    if (auto err = tx.commit(op))
+      return err;
+    // RETURNING yields rows in no particular order.
+    std::sort(result.begin(), result.end(), earlier);
+    return result;
+  });
+}
+
+caf::expected<std::vector<bool>>
+sqlite_store::write_results(const std::vector<job_write>& writes) {
+  return guarded("write_results", [&]() -> caf::expected<std::vector<bool>> {
+    return write_jobs_impl(*impl_, writes, "write_results");
+  });
+}
+
+} // namespace jm::sqlite

@@ -1,0 +1,153 @@
+#pragma once
+
+#include "messages/job.hpp"
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jm {
+
+/// A node of the cluster as the master store knows it.
+struct node_record {
+  std::string node_id;
+  std::string host;
+  uint16_t port = 0;
+  int64_t pid = 0;
+  timestamp started_at;
+  /// The node is alive while this lies in the future.
+  timestamp lease_expires_at;
+};
+
+/// A bucket: the unit of ownership, one worker x priority (x lane).
+struct bucket_record {
+  std::string bucket_id;
+  std::string worker_id;
+  std::string node_id;
+  jm::priority priority = priority::medium;
+  /// Empty: jobs without a lane.
+  std::string lane;
+};
+
+/// One fenced write of a job's new state.
+struct job_write {
+  /// The complete new state. Its `version` is ignored: the store writes
+  /// `expected_version + 1`.
+  jm::job job;
+  /// The write happens only if the stored version equals this.
+  int64_t expected_version = 0;
+  /// Appended to the job's history when set; the store numbers it.
+  std::optional<jm::attempt> attempt;
+};
+
+/// Picks the bucket for a job, or nullptr to leave it held on the master.
+using bucket_router = std::function<const bucket_record*(const job&)>;
+
+/// The master store: the source of truth for jobs, their history and the
+/// cluster's membership. Synchronous and not thread-safe: exactly one actor
+/// (a detached one) owns each instance. Every method reports failures as
+/// values (`ec::store_failure`, `ec::malformed_message` for rows that do not
+/// decode); none throws.
+class master_store {
+public:
+  virtual ~master_store() = default;
+
+  /// Creates or migrates the schema; idempotent, safe when several processes
+  /// start at once.
+  virtual caf::error migrate() = 0;
+
+  // -- jobs -------------------------------------------------------------------
+
+  /// Inserts new jobs in one transaction, storing `version` as given. A job
+  /// whose id already exists is left untouched (idempotent re-delivery).
+  virtual caf::error insert_jobs(const std::vector<job>& jobs) = 0;
+
+  /// The job, or nullopt when no job has this id.
+  virtual caf::expected<std::optional<job>> get_job(const job_id& id) = 0;
+
+  /// Jobs matching the filter, ordered by scheduled time, then id.
+  virtual caf::expected<std::vector<job>> list_jobs(const job_filter& f) = 0;
+
+  /// A job's attempts, oldest first.
+  virtual caf::expected<std::vector<attempt>>
+  list_attempts(const job_id& id) = 0;
+
+  /// Applies the writes in one transaction. Each applies only if the stored
+  /// version equals its `expected_version` (fencing); the result says, per
+  /// write, whether it applied. Attempts of skipped writes are not stored.
+  virtual caf::expected<std::vector<bool>>
+  write_jobs(const std::vector<job_write>& writes) = 0;
+
+  /// Look-ahead assignment: takes up to `limit` held jobs due by `horizon`
+  /// (earliest first), asks `route` for a bucket and moves each routed job to
+  /// `assigned_to_bucket` in that bucket (version + 1), in one transaction.
+  /// Returns the assigned jobs in their new state.
+  virtual caf::expected<std::vector<job>>
+  assign_held_jobs(timestamp horizon, uint32_t limit,
+                   const bucket_router& route) = 0;
+
+  /// Number of jobs per status (for `jobs list` summaries and benchmarks).
+  virtual caf::expected<std::map<job_status, uint64_t>> count_by_status() = 0;
+
+  // -- membership -------------------------------------------------------------
+
+  /// Registers or refreshes a node.
+  virtual caf::error upsert_node(const node_record& x) = 0;
+
+  /// Extends a node's lease. False when the row is gone: the cluster has
+  /// declared the node dead and it must stop acting (self-fencing).
+  virtual caf::expected<bool> renew_node(std::string_view node_id,
+                                         timestamp lease_expires_at) = 0;
+
+  /// Removes a node and its buckets (graceful leave).
+  virtual caf::error remove_node(std::string_view node_id) = 0;
+
+  virtual caf::expected<std::vector<node_record>> list_nodes() = 0;
+
+  /// Registers buckets (upsert by bucket id).
+  virtual caf::error upsert_buckets(const std::vector<bucket_record>& xs) = 0;
+
+  /// Buckets whose node's lease has not expired at `now`.
+  virtual caf::expected<std::vector<bucket_record>>
+  live_buckets(timestamp now) = 0;
+
+  /// Rescue after a crash: every node whose lease expired before `now` is
+  /// removed with its buckets, and each of their jobs that is still live
+  /// (assigned_to_bucket, queued, processing) returns to held_on_master with
+  /// its placement cleared (version + 1). A job that was processing gets an
+  /// attempt with outcome `lost`. Returns the rescued jobs' new state.
+  virtual caf::expected<std::vector<job>> rescue_dead_nodes(timestamp now) = 0;
+
+  /// Safety net: live placed jobs whose process deadline passed before `now`
+  /// return to held_on_master (no failure counted). Returns how many.
+  virtual caf::expected<uint64_t> sweep_deadlines(timestamp now) = 0;
+};
+
+/// The agent store: the hot path of a bucket's owner. In a standalone
+/// cluster the master store is the agent too, and a bucket's processing
+/// queue is the set of its assigned jobs.
+class agent_store {
+public:
+  virtual ~agent_store() = default;
+
+  /// Claims up to `limit` jobs assigned to `bucket_id` and due by `due_by`
+  /// (earliest first): each moves to `queued` with its process deadline set
+  /// to `due_by + job.timeout + grace` (version + 1), in one transaction.
+  virtual caf::expected<std::vector<job>>
+  claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
+                    uint32_t limit, duration grace) = 0;
+
+  /// Fenced result writes, as `master_store::write_jobs`.
+  virtual caf::expected<std::vector<bool>>
+  write_results(const std::vector<job_write>& writes) = 0;
+};
+
+} // namespace jm
