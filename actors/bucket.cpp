@@ -200,6 +200,9 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
       if (i == s.in_flight.end())
         return;
       auto& j = i->second;
+      if (spdlog::should_log(spdlog::level::info))
+        spdlog::info("job {} ({}) processing, attempt {}", to_string(j.id),
+                     j.handler, j.failure_count + 1);
       job_write w;
       w.expected_version = j.version;
       j.status = job_status::processing;
@@ -216,7 +219,12 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
       std::uniform_real_distribution<double> jitter{0.0, 1.0};
       auto w = record_outcome(i->second, r, s.cfg.retry,
                               s.cfg.record.worker_id, jitter(s.gen));
-      if (r.outcome != attempt_outcome::succeeded)
+      if (r.outcome == attempt_outcome::succeeded) {
+        if (spdlog::should_log(spdlog::level::info))
+          spdlog::info("job {} ({}) succeeded in {}", to_string(r.id),
+                       i->second.handler,
+                       format_duration(r.ended_at - r.started_at));
+      } else
         spdlog::info("job {} ({}) {}: {}{}", to_string(r.id),
                      i->second.handler, to_string(r.outcome), r.error,
                      w.job.status == job_status::held_on_master

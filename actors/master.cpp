@@ -164,10 +164,11 @@ void schedule(self_ptr self, std::vector<job_spec> specs, reply_promise rp) {
     .then(
       [self, rp, ids = std::move(ids), jobs](bool) mutable {
         self->state.num_scheduled += ids.size();
-        for (auto& x : jobs->jobs)
-          spdlog::debug("job {} ({}) scheduled for {}: {}", to_string(x.id),
-                        x.handler, format_timestamp(x.scheduled_at),
-                        to_string(x.status));
+        if (spdlog::should_log(spdlog::level::info))
+          for (auto& x : jobs->jobs)
+            spdlog::info("job {} ({}) scheduled for {}: {}", to_string(x.id),
+                         x.handler, format_timestamp(x.scheduled_at),
+                         to_string(x.status));
         wake_buckets(self, jobs->jobs);
         // A held job due soon may have missed a bucket that attached while
         // it was being inserted: look again now rather than on the tick.
@@ -209,6 +210,7 @@ void update_job(self_ptr self, job_id id,
           .then(
             [self, id, change, rp, tries_left](const write_flags& f) mutable {
               if (!f.applied.empty() && f.applied[0]) {
+                spdlog::info("job {} changed by request", to_string(id));
                 assign(self);
                 return deliver(rp, reply{done_reply{}});
               }

@@ -1,5 +1,6 @@
 #include "node/client.hpp"
 
+#include "messages/codec.hpp"
 #include "messages/error.hpp"
 #include "node/front_door.hpp"
 
@@ -48,7 +49,12 @@ remote_client::connect(const std::string& host, uint16_t port,
 }
 
 caf::expected<reply> remote_client::call(const request& req) {
-  return call_front_door(impl_->sys, impl_->door, req, impl_->timeout);
+  return call_front_door(impl_->sys, impl_->door, encode(req), impl_->timeout);
+}
+
+caf::expected<reply> remote_client::call_bytes(bytes data) {
+  return call_front_door(impl_->sys, impl_->door, std::move(data),
+                         impl_->timeout);
 }
 
 } // namespace jm

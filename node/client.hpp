@@ -25,6 +25,9 @@ public:
   /// as the matching caf::error.
   caf::expected<reply> call(const request& req);
 
+  /// Sends raw bytes as a request, for tests of the master's input checks.
+  caf::expected<reply> call_bytes(bytes data);
+
 private:
   struct impl;
   explicit remote_client(std::unique_ptr<impl> p);

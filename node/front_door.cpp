@@ -14,10 +14,10 @@ void add_wire_types(caf::actor_system_config& cfg) {
 
 caf::expected<reply> call_front_door(caf::actor_system& sys,
                                      const master_api_actor& door,
-                                     const request& req, duration timeout) {
+                                     bytes encoded_request, duration timeout) {
   caf::scoped_actor self{sys};
   caf::expected<reply> result = make_error(ec::unavailable, "no reply");
-  self->request(door, timeout, wire_request{encode(req)})
+  self->request(door, timeout, wire_request{std::move(encoded_request)})
     .receive(
       [&](const wire_reply& r) {
         auto decoded = decode_reply(r.data);

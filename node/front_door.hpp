@@ -14,10 +14,10 @@ namespace jm {
 /// Registers the types that cross process boundaries; both ends must do it.
 void add_wire_types(caf::actor_system_config& cfg);
 
-/// Encodes `req`, sends it to `door`, waits up to `timeout` and decodes the
-/// reply. Error replies and transport errors come back as caf::error.
+/// Sends an encoded request to `door`, waits up to `timeout` and decodes
+/// the reply. Error replies and transport errors come back as caf::error.
 caf::expected<reply> call_front_door(caf::actor_system& sys,
                                      const master_api_actor& door,
-                                     const request& req, duration timeout);
+                                     bytes encoded_request, duration timeout);
 
 } // namespace jm

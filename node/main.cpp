@@ -151,8 +151,12 @@ connect(const std::string& node, double timeout_s) {
   return remote_client::connect(ep->first, ep->second, timeout);
 }
 
+// Millisecond precision is what people read in a table.
 std::string short_time(timestamp t) {
-  return format_timestamp(std::chrono::floor<std::chrono::milliseconds>(t));
+  auto text = format_timestamp(std::chrono::floor<std::chrono::milliseconds>(t));
+  if (auto dot = text.find('.'); dot != std::string::npos && text.size() > dot + 4)
+    text = text.substr(0, dot + 4) + "Z";
+  return text;
 }
 
 void print_jobs(const std::vector<job>& xs) {
@@ -257,6 +261,9 @@ int main(int argc, char** argv) {
   auto lane_opt = sched->add_option("--lane", sargs.lane, "worker lane");
   sched->add_option("--timeout", sargs.timeout, "per-run timeout, e.g. 10s");
   sched->add_option("--max-retries", sargs.max_retries, "retries after a failure");
+  uint32_t count = 1;
+  sched->add_option("--count", count, "schedule this many identical jobs")
+    ->check(CLI::Range(1, 100000));
   add_node_option(sched);
 
   auto jobs = app.add_subcommand("jobs", "list, show, cancel, reschedule jobs");
@@ -315,13 +322,14 @@ int main(int argc, char** argv) {
     if (!spec)
       return fail(spec.error());
     return with_client(node_addr, timeout_s, [&](remote_client& c) {
-      auto r = c.call(request{std::vector<job_spec>{std::move(*spec)}});
+      auto r = c.call(request{std::vector<job_spec>(count, *spec)});
       if (!r)
         return fail(r.error());
       auto ids = std::get_if<std::vector<job_id>>(&*r);
-      if (!ids || ids->size() != 1)
+      if (!ids || ids->size() != count)
         return fail("unexpected reply from the node");
-      std::printf("%s\n", to_string(ids->front()).c_str());
+      for (auto& id : *ids)
+        std::printf("%s\n", to_string(id).c_str());
       return 0;
     });
   }

@@ -1,6 +1,7 @@
 #include "node/runtime.hpp"
 
 #include "actors/gateway.hpp"
+#include "messages/codec.hpp"
 #include "messages/error.hpp"
 #include "node/front_door.hpp"
 #include "node/node_actor.hpp"
@@ -215,7 +216,7 @@ caf::expected<reply> scheduler::call(request req) {
   if (!rt_.running())
     return make_error(ec::refused, "the runtime is not running; call start()");
   return call_front_door(*p.sys, caf::actor_cast<master_api_actor>(p.gateway),
-                         req, std::chrono::seconds{30});
+                         encode(req), std::chrono::seconds{30});
 }
 
 caf::expected<job_id> scheduler::one(job_spec spec) {

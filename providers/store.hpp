@@ -107,7 +107,9 @@ public:
   virtual caf::expected<bool> renew_node(std::string_view node_id,
                                          timestamp lease_expires_at) = 0;
 
-  /// Removes a node and its buckets (graceful leave).
+  /// Removes a node and its buckets (graceful leave). Jobs still live in
+  /// those buckets return to held_on_master, as in a rescue (a processing
+  /// one gets a `lost` attempt).
   virtual caf::error remove_node(std::string_view node_id) = 0;
 
   virtual caf::expected<std::vector<node_record>> list_nodes() = 0;

@@ -1127,6 +1127,37 @@ caf::error sqlite_store::remove_node(std::string_view node_id) {
     transaction tx{d};
     if (auto err = tx.begin(op))
       return err;
+    // Jobs still placed in the leaving node's buckets (assigned but never
+    // claimed, or a run that outlived the drain) go back to the master;
+    // otherwise nobody would ever pick them up again.
+    {
+      auto lost = d.prepare(sql_rescue_lost_attempts, op);
+      if (!lost)
+        return lost.error();
+      binder b{*lost};
+      b.text(1, node_id);
+      b.timestamp(2, jm::now());
+      b.text(3, "node " + std::string{node_id} + " left while running it");
+      if (b.rc != SQLITE_OK) {
+        sqlite3_reset(*lost);
+        return bind_failed(d, op, b.rc);
+      }
+      if (auto err = d.run(*lost, op))
+        return err;
+    }
+    {
+      auto rescue = d.prepare(sql_rescue_jobs, op);
+      if (!rescue)
+        return rescue.error();
+      stmt_guard guard{*rescue};
+      binder b{*rescue};
+      b.text(1, node_id);
+      if (b.rc != SQLITE_OK)
+        return bind_failed(d, op, b.rc);
+      std::vector<job> handed_back;
+      if (auto err = read_all(d, *rescue, op, read_job, handed_back))
+        return err;
+    }
     for (auto sql : {sql_delete_node_buckets, sql_delete_node}) {
       auto s = d.prepare(sql, op);
       if (!s)

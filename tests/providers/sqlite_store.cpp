@@ -826,12 +826,11 @@ TEST(store errors name the operation) {
   CHECK(code_of(opened.error()) == ec::store_failure);
 }
 
-TEST(batches of 250 are fast) {
-  // End-to-end hot path: insert (as assigned), claim, write result with an
-  // attempt; batches of 250 as the actors use them.
+TEST(the hot path in batches of 250 runs every job once) {
+  // Insert (as assigned), claim, write result with an attempt; batches of
+  // 250 as the actors use them.
   constexpr int total = 10000;
   constexpr int batch = 250;
-  using clock = std::chrono::steady_clock;
   std::vector<job> xs;
   for (int i = 0; i < total; ++i) {
     auto x = in_bucket(make_job("bench", t0 + std::chrono::microseconds{i}),
@@ -840,11 +839,9 @@ TEST(batches of 250 are fast) {
     x.data["payload"] = std::string(64, 'x');
     xs.push_back(std::move(x));
   }
-  auto start = clock::now();
   for (int i = 0; i < total; i += batch)
     require_ok(store->insert_jobs(
         std::vector<job>(xs.begin() + i, xs.begin() + i + batch)));
-  auto inserted = clock::now();
   std::vector<job> claimed;
   for (;;) {
     auto got = unbox(store->claim_bucket_jobs("bench", t0 + 1h, batch, 1s));
@@ -852,7 +849,6 @@ TEST(batches of 250 are fast) {
       break;
     claimed.insert(claimed.end(), got.begin(), got.end());
   }
-  auto claimed_at = clock::now();
   REQUIRE_EQUAL(claimed.size(), static_cast<size_t>(total));
   for (int i = 0; i < total; i += batch) {
     std::vector<job_write> ws;
@@ -869,20 +865,10 @@ TEST(batches of 250 are fast) {
     auto res = unbox(store->write_results(ws));
     CHECK(std::all_of(res.begin(), res.end(), [](bool b) { return b; }));
   }
-  auto written = clock::now();
-  auto rate = [](clock::duration d) {
-    auto s = std::chrono::duration<double>(d).count();
-    return static_cast<int64_t>(total / s);
-  };
-  MESSAGE("insert " << rate(inserted - start) << " jobs/s, claim "
-                    << rate(claimed_at - inserted) << " jobs/s, write "
-                    << rate(written - claimed_at) << " jobs/s, end to end "
-                    << rate(written - start) << " jobs/s");
+  // Rates are measured by `jobmaster bench`, not asserted here: timing
+  // assertions in unit tests fail on a loaded machine for no fault.
   CHECK_EQUAL(unbox(store->count_by_status())[job_status::succeeded],
               static_cast<uint64_t>(total));
-  // Generous bound: far below the measured rates, so only a pathological
-  // regression (say, a transaction per row) fails it.
-  CAF_CHECK_GREATER(rate(written - start), 5000);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,401 @@
+#define CAF_SUITE node.e2e
+#include "tests/support/test.hpp"
+
+#include "messages/codec.hpp"
+#include "node/client.hpp"
+#include "tests/support/process.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+// End-to-end: the real `jobmaster` program as a node process on loopback,
+// driven through the real CLI and a network client, with real SQLite files.
+
+using namespace jm;
+using namespace std::chrono_literals;
+using jm::test::unbox;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string jobmaster = JM_JOBMASTER_PATH;
+
+struct fixture {
+  fs::path dir;
+  uint16_t port = 0;
+  std::unique_ptr<jm::test::child> node;
+
+  fixture() {
+    char tmpl[] = "/tmp/jm-e2e-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    port = jm::test::free_port();
+    std::ofstream cfg{dir / "node.toml"};
+    cfg << "cluster_id = \"e2e\"\n"
+        << "use_sqlite = \"" << (dir / "jm.db").string() << "\"\n"
+        << "assign_interval = \"100ms\"\n"
+        << "[retry]\nbase_delay = \"100ms\"\nmax_delay = \"1s\"\n"
+        << "[node]\nlisten_port = " << port << "\n"
+        << "lease = \"1s\"\nheartbeat_interval = \"250ms\"\n"
+        << "shutdown_grace = \"5s\"\n"
+        << "[logging]\nlevel = \"info\"\n"
+        << "[[workers]]\nname = \"main\"\nparallelism = 4\n"
+        << "[[workers]]\nname = \"reports\"\nworker_lane = \"reports\"\n"
+        << "parallelism = 2\n";
+  }
+
+  ~fixture() {
+    node.reset();
+    if (std::getenv("JM_KEEP_TEST_DIRS") == nullptr)
+      fs::remove_all(dir);
+  }
+
+  void start_node() {
+    node = std::make_unique<jm::test::child>(
+      std::vector<std::string>{jobmaster, "node", "--config",
+                               (dir / "node.toml").string()},
+      (dir / "node.log").string());
+    auto line = node->wait_for_line("listening on", 20s);
+    if (!line)
+      FAIL("the node did not start; its log: " << log_tail());
+  }
+
+  std::string log_tail() {
+    std::ifstream in{dir / "node.log"};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto text = ss.str();
+    return text.size() > 3000 ? text.substr(text.size() - 3000) : text;
+  }
+
+  jm::test::run_result cli(std::vector<std::string> args) {
+    args.insert(args.begin(), jobmaster);
+    args.push_back("--node");
+    args.push_back("127.0.0.1:" + std::to_string(port));
+    return jm::test::run(args);
+  }
+
+  job_id schedule(std::vector<std::string> args) {
+    args.insert(args.begin(), "schedule");
+    auto r = cli(args);
+    if (r.exit_code != 0)
+      FAIL("schedule failed: " << r.err);
+    return unbox(parse_uuid(r.out.substr(0, 36)));
+  }
+
+  std::vector<job_id> schedule_many(std::vector<std::string> args) {
+    args.insert(args.begin(), "schedule");
+    auto r = cli(args);
+    if (r.exit_code != 0)
+      FAIL("schedule failed: " << r.err);
+    std::vector<job_id> ids;
+    std::istringstream in{r.out};
+    for (std::string line; std::getline(in, line);)
+      ids.push_back(unbox(parse_uuid(line)));
+    return ids;
+  }
+
+  std::unique_ptr<remote_client> client() {
+    return unbox(remote_client::connect("127.0.0.1", port, 10s));
+  }
+
+  job_detail detail(remote_client& c, const job_id& id) {
+    auto r = unbox(c.call(request{get_job_request{id}}));
+    return std::get<job_detail>(std::move(r));
+  }
+
+  /// Waits until the job is final; returns its detail.
+  job_detail await_final(const job_id& id, std::chrono::milliseconds timeout
+                                           = 20s) {
+    auto c = client();
+    job_detail d;
+    bool ok = jm::test::eventually(
+      [&] {
+        d = detail(*c, id);
+        return is_final(d.job.status);
+      },
+      timeout);
+    if (!ok)
+      FAIL("job " << to_string(id) << " still "
+                  << to_string(d.job.status) << "; log: " << log_tail());
+    return d;
+  }
+
+  std::vector<job> all_jobs(remote_client& c) {
+    job_filter f;
+    f.limit = 10000;
+    auto r = unbox(c.call(request{f}));
+    return std::get<std::vector<job>>(std::move(r));
+  }
+
+  std::map<std::string, int> recorded(const fs::path& file) {
+    std::map<std::string, int> counts;
+    std::ifstream in{file};
+    for (std::string line; std::getline(in, line);)
+      ++counts[line];
+    return counts;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(e2e_tests, fixture)
+
+TEST(a job scheduled through the cli runs and is recorded) {
+  start_node();
+  auto id = schedule({"hello", "--data", "Name=Ada"});
+  auto d = await_final(id);
+  CHECK_EQUAL(d.job.status, job_status::succeeded);
+  REQUIRE_EQUAL(d.attempts.size(), 1u);
+  CHECK_EQUAL(d.attempts[0].outcome, attempt_outcome::succeeded);
+  CHECK(d.attempts[0].worker_id.rfind("main@", 0) == 0);
+  auto show = cli({"jobs", "show", to_string(id)});
+  CHECK_EQUAL(show.exit_code, 0);
+  CHECK(show.out.find("status:             succeeded") != std::string::npos);
+  CHECK(show.out.find("Name=Ada (string)") != std::string::npos);
+  CHECK(log_tail().find("Hello, Ada!") != std::string::npos);
+  auto list = cli({"jobs", "list", "--status", "succeeded"});
+  CHECK_EQUAL(list.exit_code, 0);
+  CHECK(list.out.find(to_string(id)) != std::string::npos);
+}
+
+TEST(schedule options reach the job) {
+  start_node();
+  auto id = schedule({"hello", "--after", "300ms", "--priority", "high",
+                      "--lane", "reports", "--timeout", "10s",
+                      "--max-retries", "5", "--metadata", "team=ops",
+                      "--metadata", "n:int=3", "--data", "raw:bytes=00ff10",
+                      "--data", "ok:bool=true"});
+  auto d = await_final(id);
+  CHECK_EQUAL(d.job.status, job_status::succeeded);
+  CHECK_EQUAL(d.job.priority, priority::high);
+  CHECK_EQUAL(d.job.lane, "reports");
+  CHECK(d.job.timeout == 10s);
+  CHECK_EQUAL(d.job.max_retries, 5);
+  CHECK(d.job.scheduled_at - d.job.created_at >= 300ms);
+  REQUIRE_EQUAL(d.attempts.size(), 1u);
+  CHECK(d.attempts[0].started_at - d.job.created_at >= 300ms);
+  CHECK(d.attempts[0].worker_id.rfind("reports@", 0) == 0);
+  auto team = get_if<std::string>(d.job.metadata, "team");
+  REQUIRE(team != nullptr);
+  CHECK_EQUAL(*team, "ops");
+  auto n = get_if<int64_t>(d.job.metadata, "n");
+  REQUIRE(n != nullptr);
+  CHECK_EQUAL(*n, 3);
+  auto raw = get_if<bytes>(d.job.data, "raw");
+  REQUIRE(raw != nullptr);
+  CHECK(*raw == (bytes{0x00, 0xff, 0x10}));
+  auto ok = get_if<bool>(d.job.data, "ok");
+  REQUIRE(ok != nullptr);
+  CHECK(*ok);
+}
+
+TEST(failures retry with backoff until they succeed or run out) {
+  start_node();
+  auto flaky = schedule({"flaky", "--data", "fail_times:int=2"});
+  auto doomed = schedule({"fail", "--max-retries", "1"});
+  auto d = await_final(flaky);
+  CHECK_EQUAL(d.job.status, job_status::succeeded);
+  REQUIRE_EQUAL(d.attempts.size(), 3u);
+  CHECK_EQUAL(d.attempts[0].outcome, attempt_outcome::failed);
+  CHECK(d.attempts[0].error.find("failing attempt 1") != std::string::npos);
+  CHECK_EQUAL(d.attempts[2].outcome, attempt_outcome::succeeded);
+  // The second retry waits longer than the first (exponential backoff).
+  auto gap1 = d.attempts[1].started_at - d.attempts[0].ended_at;
+  auto gap2 = d.attempts[2].started_at - d.attempts[1].ended_at;
+  CHECK(gap1 >= 80ms); // base 100ms minus at most 20% jitter
+  CHECK(gap2 >= 160ms);
+  auto f = await_final(doomed);
+  CHECK_EQUAL(f.job.status, job_status::failed);
+  CHECK_EQUAL(f.job.failure_count, 2);
+  CHECK_EQUAL(f.attempts.size(), 2u);
+}
+
+TEST(a handler that ignores its timeout is abandoned) {
+  start_node();
+  auto id = schedule({"stubborn", "--data", "ms:int=3000", "--timeout",
+                      "200ms", "--max-retries", "0"});
+  auto d = await_final(id, 10s);
+  CHECK_EQUAL(d.job.status, job_status::failed);
+  REQUIRE_EQUAL(d.attempts.size(), 1u);
+  CHECK_EQUAL(d.attempts[0].outcome, attempt_outcome::timed_out);
+  CHECK(d.attempts[0].error.find("timed out") != std::string::npos);
+  // Recorded at the timeout, not when the handler finally returned.
+  CHECK(d.attempts[0].ended_at - d.attempts[0].started_at < 1500ms);
+  // The worker keeps working while the abandoned handler still sleeps.
+  auto next = schedule({"hello"});
+  CHECK_EQUAL(await_final(next, 5s).job.status, job_status::succeeded);
+}
+
+TEST(cancel and reschedule) {
+  start_node();
+  auto later = schedule({"hello", "--after", "1h"});
+  auto r = cli({"jobs", "cancel", to_string(later)});
+  CHECK_EQUAL(r.exit_code, 0);
+  auto c = client();
+  CHECK_EQUAL(detail(*c, later).job.status, job_status::cancelled);
+  r = cli({"jobs", "cancel", to_string(later)});
+  CHECK_EQUAL(r.exit_code, 1);
+  CHECK(r.err.find("can no longer be cancelled") != std::string::npos);
+  auto moved = schedule({"hello", "--after", "1h"});
+  r = cli({"jobs", "reschedule", to_string(moved), "--at", "now"});
+  CHECK_EQUAL(r.exit_code, 0);
+  auto d = await_final(moved, 10s);
+  CHECK_EQUAL(d.job.status, job_status::succeeded);
+  CHECK(d.job.original_scheduled_at - d.job.created_at >= 59min);
+  r = cli({"jobs", "reschedule", to_string(moved), "--after", "1m"});
+  CHECK_EQUAL(r.exit_code, 1);
+  CHECK(r.err.find("can no longer be rescheduled") != std::string::npos);
+}
+
+TEST(bad input gets one clear line and a non-zero exit) {
+  start_node();
+  auto expect = [&](std::vector<std::string> args, int code,
+                    std::string needle) {
+    auto r = cli(args);
+    CHECK_EQUAL(r.exit_code, code);
+    CHECK(r.err.rfind("jobmaster: error: ", 0) == 0);
+    CHECK(r.err.find(needle) != std::string::npos);
+    CHECK_EQUAL(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+    if (r.err.find(needle) == std::string::npos)
+      MESSAGE("stderr was: " << r.err);
+  };
+  expect({"schedule", "nosuch"}, 1, "unknown handler 'nosuch'");
+  expect({"schedule", "hello", "--at", "tomorrow"}, 2, "invalid time");
+  expect({"schedule", "hello", "--after", "5parsecs"}, 2, "invalid duration");
+  expect({"schedule", "hello", "--priority", "urgent"}, 2, "invalid priority");
+  expect({"schedule", "hello", "--data", "Name"}, 2, "missing '='");
+  expect({"schedule", "hello", "--data", "n:int=x"}, 2, "not a 64-bit");
+  expect({"schedule", "hello", "--lane", "no spaces"}, 2, "invalid lane");
+  // Two values: one argument of a command line is limited to 128 KiB.
+  expect({"schedule", "hello", "--data", "a=" + std::string(100000, 'x'),
+          "--data", "b=" + std::string(100000, 'x')},
+         1, "limit");
+  expect({"jobs", "show", "not-an-id"}, 2, "invalid id");
+  expect({"jobs", "show", to_string(uuid::random())}, 1, "no job with id");
+  auto r = jm::test::run({jobmaster, "jobs", "list", "--node",
+                          "127.0.0.1:" + std::to_string(jm::test::free_port())});
+  CHECK_EQUAL(r.exit_code, 1);
+  CHECK(r.err.find("cannot reach a jobmaster node") != std::string::npos);
+  // Malformed bytes at the master: rejected, and the node keeps serving.
+  auto c = client();
+  auto bad = c->call_bytes(bytes{1, 2, 3, 4, 5, 6, 7, 8, 9});
+  REQUIRE(!bad);
+  CHECK_EQUAL(code_of(bad.error()), ec::malformed_message);
+  auto garbage = c->call_bytes(bytes(64, 0xff));
+  REQUIRE(!garbage);
+  CHECK_EQUAL(code_of(garbage.error()), ec::malformed_message);
+  auto pong = unbox(c->call(request{ping_request{}}));
+  CHECK_EQUAL(std::get<pong_reply>(pong).cluster_id, "e2e");
+  CHECK(log_tail().find("rejected a request") != std::string::npos);
+}
+
+TEST(a few hundred jobs each run exactly once) {
+  start_node();
+  auto file = dir / "runs.txt";
+  auto ids = schedule_many({"record", "--count", "300", "--data",
+                            "file=" + file.string()});
+  REQUIRE_EQUAL(ids.size(), 300u);
+  auto c = client();
+  bool done = jm::test::eventually(
+    [&] {
+      auto xs = all_jobs(*c);
+      return std::all_of(xs.begin(), xs.end(),
+                         [](const job& x) { return is_final(x.status); })
+             && xs.size() == 300;
+    },
+    30s);
+  REQUIRE(done);
+  for (auto& id : ids) {
+    auto d = detail(*c, id);
+    CHECK_EQUAL(d.job.status, job_status::succeeded);
+    CHECK_EQUAL(d.attempts.size(), 1u);
+  }
+  auto runs = recorded(file);
+  CHECK_EQUAL(runs.size(), 300u);
+  for (auto& [id, n] : runs)
+    CHECK_EQUAL(n, 1);
+}
+
+TEST(after kill -9 every job still reaches a final state) {
+  start_node();
+  auto file = dir / "runs.txt";
+  auto ids = schedule_many({"record", "--count", "300", "--data",
+                            "file=" + file.string(), "--data", "ms:int=20"});
+  REQUIRE_EQUAL(ids.size(), 300u);
+  // Kill the node in the middle of the run.
+  REQUIRE(jm::test::eventually([&] { return recorded(file).size() >= 40; },
+                               20s, 5ms));
+  auto status = node->stop(SIGKILL, 5s);
+  CHECK(WIFSIGNALED(status));
+  auto before = recorded(file).size();
+  MESSAGE("killed after " << before << " of 300 runs");
+  CHECK(before < 300);
+  start_node();
+  auto c = client();
+  bool done = jm::test::eventually(
+    [&] {
+      auto xs = all_jobs(*c);
+      return xs.size() == 300
+             && std::all_of(xs.begin(), xs.end(),
+                            [](const job& x) { return is_final(x.status); });
+    },
+    60s);
+  if (!done)
+    FAIL("not all jobs final; log: " << log_tail());
+  size_t lost_attempts = 0;
+  for (auto& id : ids) {
+    auto d = detail(*c, id);
+    CHECK_EQUAL(d.job.status, job_status::succeeded);
+    for (auto& a : d.attempts)
+      if (a.outcome == attempt_outcome::lost)
+        ++lost_attempts;
+  }
+  auto runs = recorded(file);
+  CHECK_EQUAL(runs.size(), 300u);
+  size_t duplicates = 0;
+  for (auto& [id, n] : runs)
+    duplicates += static_cast<size_t>(n - 1);
+  // At-least-once: only runs interrupted by the kill may repeat.
+  MESSAGE(duplicates << " runs repeated after the crash, " << lost_attempts
+                     << " attempts recorded as lost");
+  CHECK(duplicates <= 8); // at most the 4 + 2 running handlers, plus slack
+}
+
+TEST(sigterm drains gracefully and nothing is lost) {
+  start_node();
+  auto file = dir / "runs.txt";
+  auto ids = schedule_many({"record", "--count", "200", "--data",
+                            "file=" + file.string(), "--data", "ms:int=20"});
+  REQUIRE(jm::test::eventually([&] { return recorded(file).size() >= 20; },
+                               20s, 5ms));
+  auto status = node->stop(SIGTERM, 15s);
+  CHECK(WIFEXITED(status));
+  CHECK_EQUAL(WEXITSTATUS(status), 0);
+  CHECK(log_tail().find("left the cluster") != std::string::npos);
+  start_node();
+  auto c = client();
+  bool done = jm::test::eventually(
+    [&] {
+      auto xs = all_jobs(*c);
+      return xs.size() == 200
+             && std::all_of(xs.begin(), xs.end(), [](const job& x) {
+                  return x.status == job_status::succeeded;
+                });
+    },
+    60s);
+  REQUIRE(done);
+  auto runs = recorded(file);
+  CHECK_EQUAL(runs.size(), 200u);
+  for (auto& [id, n] : runs)
+    CHECK_EQUAL(n, 1); // a graceful stop repeats nothing
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
