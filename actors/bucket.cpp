@@ -121,8 +121,13 @@ void submit(self_ptr self, job x) {
 
 void try_claim(self_ptr self) {
   auto& s = self->state;
-  if (s.claiming || s.draining)
+  if (s.draining)
     return;
+  if (s.claiming) {
+    // The claim in flight may have missed the work behind this call.
+    s.claim_again = true;
+    return;
+  }
   auto busy = static_cast<uint32_t>(s.in_flight.size());
   if (busy >= s.cfg.batch_size)
     return;
@@ -135,6 +140,11 @@ void try_claim(self_ptr self) {
         auto& s = self->state;
         s.claiming = false;
         s.more_due = xs.jobs.size() == free;
+        if (s.claim_again && !s.draining) {
+          s.claim_again = false;
+          s.more_due = true;
+          self->send(self, atom::tick_v);
+        }
         s.num_claimed += xs.jobs.size();
         for (auto& x : xs.jobs)
           submit(self, std::move(x));
@@ -158,20 +168,42 @@ void try_claim(self_ptr self) {
       });
 }
 
-// Claims now if the work is due, else sets a timer for when it is.
-void wake_at(self_ptr self, timestamp due) {
+// Keeps one timer armed, for the earliest future due time.
+void arm_timer(self_ptr self) {
+  auto& s = self->state;
+  if (s.due_times.empty())
+    return;
+  auto next = *s.due_times.begin();
+  if (s.timer_at && *s.timer_at <= next)
+    return;
+  s.timer_at = next;
+  auto delay = std::max(duration{0}, std::chrono::duration_cast<duration>(
+                                       next - now()));
+  self->delayed_send(self, delay, atom::wake_v, wake_up{{next}});
+}
+
+// Claims now if some work is due, remembers the rest for later.
+void wake(self_ptr self, const std::vector<timestamp>& due) {
   auto& s = self->state;
   auto t = now();
-  if (due <= t) {
+  if (s.timer_at && *s.timer_at <= t)
+    s.timer_at.reset();
+  bool due_now = false;
+  for (auto x : due) {
+    if (x <= t)
+      due_now = true;
+    else
+      s.due_times.insert(x);
+  }
+  while (!s.due_times.empty() && *s.due_times.begin() <= t) {
+    s.due_times.erase(s.due_times.begin());
+    due_now = true;
+  }
+  if (due_now) {
     s.more_due = true;
     try_claim(self);
-    return;
   }
-  if (s.timer_at && *s.timer_at <= due)
-    return;
-  s.timer_at = due;
-  auto delay = std::chrono::duration_cast<std::chrono::microseconds>(due - t);
-  self->delayed_send(self, delay, atom::wake_v, wake_up{due});
+  arm_timer(self);
 }
 
 } // namespace
@@ -185,14 +217,9 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
   s.pool = std::move(pool);
   self->delayed_send(self, s.cfg.poll_interval, atom::tick_v);
   // Jobs may already be waiting (a restart, or a node that just joined).
-  self->send(self, atom::wake_v, wake_up{now()});
+  self->send(self, atom::wake_v, wake_up{{now()}});
   return {
-    [self](atom::wake, wake_up w) {
-      auto& s = self->state;
-      if (s.timer_at && *s.timer_at <= now())
-        s.timer_at.reset();
-      wake_at(self, w.due_at);
-    },
+    [self](atom::wake, const wake_up& w) { wake(self, w.due); },
     [self](atom::started, run_started x) {
       auto& s = self->state;
       s.unstarted.erase(x.id);

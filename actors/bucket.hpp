@@ -44,6 +44,11 @@ struct bucket_state {
   std::vector<job_id> pending_order;
 
   bool claiming = false;
+  /// A wake-up arrived during a claim: claim again when it returns.
+  bool claim_again = false;
+  /// Future due times of jobs placed in this bucket; a timer is armed for
+  /// the earliest.
+  std::set<timestamp> due_times;
   /// The last claim filled the batch: more jobs may be due.
   bool more_due = true;
   bool flushing = false;

@@ -94,9 +94,9 @@ struct lease_renewal {
   timestamp expires_at;
 };
 
-/// Work for a bucket is due at `due_at` (now or later).
+/// Work for a bucket is due at these times (now or later; sorted, unique).
 struct wake_up {
-  timestamp due_at;
+  std::vector<timestamp> due;
 };
 
 struct run_started {

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <random>
+#include <set>
 
 namespace jm {
 
@@ -37,20 +38,20 @@ void deliver_error(reply_promise& rp, const caf::error& err) {
   deliver(rp, reply{to_reply(err)});
 }
 
-// Wakes each bucket that received jobs, at the earliest due time.
+// Tells each bucket that received jobs when they are due, so that it can
+// arm a timer for each instead of polling. Due times are rounded up to the
+// millisecond, which bounds the message for large batches.
 void wake_buckets(self_ptr self, const std::vector<job>& jobs) {
-  std::map<std::string, timestamp> earliest;
-  for (auto& x : jobs) {
-    if (x.status != job_status::assigned_to_bucket)
-      continue;
-    auto [i, added] = earliest.emplace(x.bucket_id, x.scheduled_at);
-    if (!added && x.scheduled_at < i->second)
-      i->second = x.scheduled_at;
-  }
-  for (auto& [bucket_id, due] : earliest)
+  std::map<std::string, std::set<timestamp>> due;
+  for (auto& x : jobs)
+    if (x.status == job_status::assigned_to_bucket)
+      due[x.bucket_id].insert(std::chrono::ceil<std::chrono::milliseconds>(
+        x.scheduled_at));
+  for (auto& [bucket_id, times] : due)
     if (auto i = self->state.buckets.find(bucket_id);
         i != self->state.buckets.end())
-      self->send(i->second.handle, atom::wake_v, wake_up{due});
+      self->send(i->second.handle, atom::wake_v,
+                 wake_up{std::vector<timestamp>(times.begin(), times.end())});
 }
 
 // A bucket for a job due soon, or nullptr to hold it on the master.

@@ -152,14 +152,15 @@ int run_bench(const bench_args& args) {
   // 1. Baseline: the store alone.
   std::printf("[1/3] raw store baseline ...\n");
   std::fflush(stdout);
-  auto raw = raw_store_rate((dir / "raw.db").string(), args.jobs, 250);
+  auto raw = raw_store_rate((dir / "raw.db").string(), args.jobs,
+                            args.batch_size);
   if (!raw) {
     std::fprintf(stderr, "jobmaster: error: %s\n", describe(raw.error()).c_str());
     return 1;
   }
   std::printf("      %.0f jobs/s (insert + claim + result write + attempt "
-              "row, batches of 250)\n",
-              *raw);
+              "row, batches of %u)\n",
+              *raw, args.batch_size);
 
   // 2. End to end: schedule through the master, run, record.
   probe p;

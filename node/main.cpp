@@ -1,6 +1,7 @@
 // The `jobmaster` program: runs a node, or talks to a running one.
 
 #include "config/cluster_builder.hpp"
+#include "cron/schedule.hpp"
 #include "config/toml_loader.hpp"
 #include "messages/error.hpp"
 #include "node/bench.hpp"
@@ -207,6 +208,39 @@ void print_detail(const job_detail& d) {
   }
 }
 
+int run_cron_next(const std::string& expr, size_t count,
+                  const std::string& from, const std::string& tz) {
+  auto parsed = cron::parse(expr);
+  if (!parsed) {
+    auto& e = parsed.error();
+    // Point at the problem under the expression.
+    std::fprintf(stderr, "jobmaster: error: %s\n  %s\n  %s^\n",
+                 cron::to_string(e).c_str(), expr.c_str(),
+                 std::string(std::min(e.position, expr.size()), ' ').c_str());
+    return 2;
+  }
+  auto start = now();
+  if (!from.empty()) {
+    auto t = cli::parse_when(from);
+    if (!t)
+      return fail(t.error());
+    start = *t;
+  }
+  cron::search_options opts;
+  if (!tz.empty()) {
+    if (!cron::is_known_time_zone(tz))
+      return fail("unknown time zone '" + tz + "'", 2);
+    opts.default_zone = tz;
+  }
+  auto after = std::chrono::floor<std::chrono::seconds>(start);
+  auto xs = cron::next_occurrences(*parsed, after, count, opts);
+  if (xs.empty())
+    std::printf("(no occurrence)\n");
+  for (auto x : xs)
+    std::printf("%s\n", format_timestamp(x).c_str());
+  return 0;
+}
+
 template <class F>
 int with_client(const std::string& node, double timeout_s, F&& f) {
   auto c = connect(node, timeout_s);
@@ -306,6 +340,21 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1, 10000));
   bench->add_option("--dir", bargs.dir, "where to put the database files");
 
+  auto cron_cmd = app.add_subcommand("cron", "check NaturalCron expressions");
+  cron_cmd->require_subcommand(1);
+  std::string cron_expr, cron_from, cron_tz;
+  size_t cron_count = 5;
+  auto cron_next = cron_cmd->add_subcommand(
+    "next", "print the next occurrences of an expression");
+  cron_next->add_option("expression", cron_expr, "e.g. \"every weekday at 9am\"")
+    ->required();
+  cron_next->add_option("--count", cron_count, "how many (default 5)")
+    ->check(CLI::Range(1, 10000));
+  cron_next->add_option("--from", cron_from,
+                        "reference time (ISO-8601; default now)");
+  cron_next->add_option("--tz", cron_tz,
+                        "zone when the expression has none (default UTC)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -314,6 +363,8 @@ int main(int argc, char** argv) {
 
   if (*node_cmd)
     return run_node(nargs);
+  if (*cron_next)
+    return run_cron_next(cron_expr, cron_count, cron_from, cron_tz);
   if (*bench)
     return run_bench(bargs);
   if (*sched) {
