@@ -131,6 +131,10 @@ constexpr const char* sql_insert_attempt =
     "SELECT ?1, COALESCE(MAX(number), 0) + 1, ?2, ?3, ?4, ?5, ?6 "
     "FROM jm_attempts WHERE job_id = ?1";
 
+constexpr const char* sql_quarantine_job =
+    "UPDATE jm_jobs SET status = 7, bucket_id = '', worker_id = '', "
+    "process_deadline = NULL, version = version + 1 WHERE id = ?1";
+
 constexpr const char* sql_select_held =
     "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE status = 2 "
     "AND scheduled_at <= ?1 ORDER BY scheduled_at, id LIMIT ?2";
@@ -686,6 +690,79 @@ caf::error read_all(impl& d, sqlite3_stmt* s, std::string_view op, Reader read,
   }
 }
 
+// A job row that does not decode (bad bytes in the file, or written by a
+// newer version). Identified by its raw id so that it can be set aside.
+struct corrupt_row {
+  std::vector<uint8_t> id;
+  std::string why;
+};
+
+// Reads job rows; rows that do not decode are collected in `bad` instead of
+// failing the whole read, so that one bad row cannot stall a bucket or the
+// assigner forever. A row whose id itself is unusable still fails the read.
+caf::error read_jobs_tolerant(impl& d, sqlite3_stmt* s, std::string_view op,
+                              std::vector<job>& out,
+                              std::vector<corrupt_row>& bad) {
+  for (;;) {
+    auto rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+      return {};
+    if (rc != SQLITE_ROW)
+      return d.fail(op, rc);
+    auto x = read_job(s);
+    if (x) {
+      out.emplace_back(std::move(*x));
+      continue;
+    }
+    if (sqlite3_column_type(s, 0) != SQLITE_BLOB)
+      return std::move(x.error());
+    auto data = static_cast<const uint8_t*>(sqlite3_column_blob(s, 0));
+    auto size = static_cast<size_t>(sqlite3_column_bytes(s, 0));
+    bad.push_back(corrupt_row{std::vector<uint8_t>(data, data + size),
+                              describe(x.error())});
+  }
+}
+
+caf::error bind_failed(impl& d, std::string_view op, int rc);
+
+// Marks corrupt rows failed, with an attempt that says why, inside the
+// caller's transaction: visible to operators, never picked up again.
+caf::error quarantine(impl& d, std::string_view op,
+                      const std::vector<corrupt_row>& bad) {
+  if (bad.empty())
+    return {};
+  auto fail_job = d.prepare(sql_quarantine_job, op);
+  if (!fail_job)
+    return fail_job.error();
+  auto note = d.prepare(sql_insert_attempt, op);
+  if (!note)
+    return note.error();
+  auto t = to_micros(jm::now());
+  for (auto& row : bad) {
+    auto rc = sqlite3_bind_blob(*fail_job, 1, row.id.data(),
+                                static_cast<int>(row.id.size()),
+                                SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) {
+      sqlite3_reset(*fail_job);
+      return bind_failed(d, op, rc);
+    }
+    if (auto err = d.run(*fail_job, op))
+      return err;
+    auto text = "the stored job could not be decoded and was set aside: "
+                + row.why;
+    sqlite3_bind_blob(*note, 1, row.id.data(), static_cast<int>(row.id.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(*note, 2, "store", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(*note, 3, t);
+    sqlite3_bind_int64(*note, 4, t);
+    sqlite3_bind_int64(*note, 5, static_cast<int64_t>(attempt_outcome::failed));
+    sqlite3_bind_text(*note, 6, text.c_str(), -1, SQLITE_TRANSIENT);
+    if (auto err = d.run(*note, op))
+      return err;
+  }
+  return {};
+}
+
 caf::error bind_failed(impl& d, std::string_view op, int rc) {
   return d.fail(std::string{op} + ": bind", rc);
 }
@@ -952,7 +1029,9 @@ caf::expected<std::vector<job>> sqlite_store::list_jobs(const job_filter& f) {
     if (b.rc != SQLITE_OK)
       return bind_failed(d, op, b.rc);
     std::vector<job> result;
-    if (auto err = read_all(d, *s, op, read_job, result))
+    // A listing shows what decodes; `jobs show` of a corrupt job reports it.
+    std::vector<corrupt_row> bad;
+    if (auto err = read_jobs_tolerant(d, *s, op, result, bad))
       return err;
     return result;
   });
@@ -1012,7 +1091,11 @@ sqlite_store::assign_held_jobs(timestamp horizon, uint32_t limit,
       b.i64(2, limit);
       if (b.rc != SQLITE_OK)
         return bind_failed(d, op, b.rc);
-      if (auto err = read_all(d, *sel, op, read_job, held))
+      std::vector<corrupt_row> bad;
+      if (auto err = read_jobs_tolerant(d, *sel, op, held, bad))
+        return err;
+      sqlite3_reset(*sel);
+      if (auto err = quarantine(d, op, bad))
         return err;
     }
     for (auto& x : held) {
@@ -1415,7 +1498,11 @@ sqlite_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
       if (b.rc != SQLITE_OK)
         return bind_failed(d, op, b.rc);
       result.reserve(limit);
-      if (auto err = read_all(d, *s, op, read_job, result))
+      std::vector<corrupt_row> bad;
+      if (auto err = read_jobs_tolerant(d, *s, op, result, bad))
+        return err;
+      sqlite3_reset(*s);
+      if (auto err = quarantine(d, op, bad))
         return err;
     }
     if (auto err = tx.commit(op))

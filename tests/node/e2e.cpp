@@ -398,4 +398,63 @@ TEST(sigterm drains gracefully and nothing is lost) {
     CHECK_EQUAL(n, 1); // a graceful stop repeats nothing
 }
 
+TEST(an invalid config file stops the node before it starts) {
+  auto write = [&](const std::string& text) {
+    std::ofstream{dir / "bad.toml"} << text;
+    return jm::test::run({jobmaster, "node", "--config",
+                          (dir / "bad.toml").string()});
+  };
+  auto r = write("cluster_id = \"x\"\nuse_sqlite = \"" + (dir / "b.db").string()
+                 + "\"\n[node]\nlisten_prot = 5\n");
+  CHECK_EQUAL(r.exit_code, 2);
+  CHECK(r.err.find("bad.toml:4") != std::string::npos);
+  CHECK(r.err.find("node.listen_prot: unknown key") != std::string::npos);
+  r = write("cluster_id = \"x\"\n[retry]\nbase_delay = \"fast\"\n");
+  CHECK_EQUAL(r.exit_code, 2);
+  CHECK(r.err.find("retry.base_delay") != std::string::npos);
+  r = write("cluster_id = \"x\"\n[[workers]]\nbatch_size = 0\n");
+  CHECK_EQUAL(r.exit_code, 2);
+  CHECK(r.err.find("workers[0].batch_size") != std::string::npos);
+  r = write("cluster_id = \"\"\n");
+  CHECK_EQUAL(r.exit_code, 2);
+  CHECK(r.err.find("cluster_id") != std::string::npos);
+  r = write("cluster_id = [\n");
+  CHECK_EQUAL(r.exit_code, 2);
+  CHECK(r.err.find("bad.toml:") != std::string::npos);
+  CHECK_EQUAL(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+  CHECK(!fs::exists(dir / "b.db")); // validated before anything started
+}
+
+TEST(the jsonl debug logger writes one json object per line) {
+  // Add the key to the [logging] table of the fixture's file.
+  auto text = [&] {
+    std::ifstream in{dir / "node.toml"};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }();
+  auto pos = text.find("[logging]\nlevel = \"info\"\n");
+  REQUIRE(pos != std::string::npos);
+  text.insert(pos + std::string{"[logging]\nlevel = \"info\"\n"}.size(),
+              "debug_jsonl_file_logger = \"" + (dir / "debug.jsonl").string()
+                + "\"\n");
+  std::ofstream{dir / "node.toml"} << text;
+  start_node();
+  auto id = schedule({"hello", "--data", "Name=Jsonl"});
+  CHECK_EQUAL(await_final(id).job.status, job_status::succeeded);
+  node->stop(SIGTERM, 15s);
+  std::ifstream in{dir / "debug.jsonl"};
+  size_t lines = 0;
+  bool greeted = false;
+  for (std::string line; std::getline(in, line); ++lines) {
+    CHECK(line.front() == '{' && line.back() == '}');
+    CHECK(line.find("\"level\":") != std::string::npos);
+    CHECK(line.find("\"ts\":") != std::string::npos);
+    if (line.find("Hello, Jsonl!") != std::string::npos)
+      greeted = true;
+  }
+  CHECK(lines > 3);
+  CHECK(greeted);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
