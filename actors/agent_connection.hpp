@@ -12,8 +12,8 @@ struct agent_connection_state {
 };
 
 /// The AGENT CONNECTION: spawn it detached; it blocks on the agent store.
-agent_connection_actor::behavior_type
-agent_connection(agent_connection_actor::stateful_pointer<agent_connection_state> self,
-                 std::shared_ptr<agent_store> db);
+agent_connection_actor::behavior_type agent_connection(
+  agent_connection_actor::stateful_pointer<agent_connection_state> self,
+  std::shared_ptr<agent_store> db);
 
 } // namespace jm

@@ -95,8 +95,7 @@ void flush(self_ptr self) {
           }
         }
         s.flush_scheduled = true;
-        self->delayed_send(self, std::chrono::milliseconds{200},
-                           atom::flush_v);
+        self->delayed_send(self, std::chrono::milliseconds{200}, atom::flush_v);
       });
 }
 
@@ -177,8 +176,8 @@ void arm_timer(self_ptr self) {
   if (s.timer_at && *s.timer_at <= next)
     return;
   s.timer_at = next;
-  auto delay = std::max(duration{0}, std::chrono::duration_cast<duration>(
-                                       next - now()));
+  auto delay
+    = std::max(duration{0}, std::chrono::duration_cast<duration>(next - now()));
   self->delayed_send(self, delay, atom::wake_v, wake_up{{next}});
 }
 
@@ -244,16 +243,16 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
       if (i == s.in_flight.end())
         return;
       std::uniform_real_distribution<double> jitter{0.0, 1.0};
-      auto w = record_outcome(i->second, r, s.cfg.retry,
-                              s.cfg.record.worker_id, jitter(s.gen));
+      auto w = record_outcome(i->second, r, s.cfg.retry, s.cfg.record.worker_id,
+                              jitter(s.gen));
       if (r.outcome == attempt_outcome::succeeded) {
         if (spdlog::should_log(spdlog::level::info))
           spdlog::info("job {} ({}) succeeded in {}", to_string(r.id),
                        i->second.handler,
                        format_duration(r.ended_at - r.started_at));
       } else
-        spdlog::info("job {} ({}) {}: {}{}", to_string(r.id),
-                     i->second.handler, to_string(r.outcome), r.error,
+        spdlog::info("job {} ({}) {}: {}{}", to_string(r.id), i->second.handler,
+                     to_string(r.outcome), r.error,
                      w.job.status == job_status::held_on_master
                        ? " - retry at " + format_timestamp(w.job.scheduled_at)
                        : std::string{" - no retries left"});

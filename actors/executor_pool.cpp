@@ -14,8 +14,7 @@ bool executor_pool::order::operator()(const execution_request& a,
 
 executor_pool::executor_pool(const handler_registry& handlers, size_t threads,
                              log_function log)
-  : handlers_(handlers), log_(std::move(log)), threads_(threads) {
-}
+  : handlers_(handlers), log_(std::move(log)), threads_(threads) {}
 
 std::shared_ptr<executor_pool>
 executor_pool::make(const handler_registry& handlers, size_t threads,
@@ -32,8 +31,7 @@ executor_pool::make(const handler_registry& handlers, size_t threads,
 
 executor_pool::~executor_pool() {
   watchdog_.request_stop();
-  if (watchdog_.joinable()
-      && watchdog_.get_id() != std::this_thread::get_id())
+  if (watchdog_.joinable() && watchdog_.get_id() != std::this_thread::get_id())
     watchdog_.join();
   else if (watchdog_.joinable())
     watchdog_.detach();
@@ -74,7 +72,8 @@ std::vector<execution_request> executor_pool::shutdown(duration grace) {
   if (!closed_) {
     closed_ = true;
     while (!queue_.empty()) {
-      unstarted.push_back(std::move(const_cast<execution_request&>(queue_.top())));
+      unstarted.push_back(
+        std::move(const_cast<execution_request&>(queue_.top())));
       queue_.pop();
     }
   }
@@ -167,8 +166,8 @@ void executor_pool::watchdog_main(std::stop_token stop) {
   while (!stop.stop_requested()) {
     // Copies, taken under the lock: the abandoned run's request dies with
     // its thread, which may return at any moment.
-    std::vector<std::pair<std::function<void(execution_result)>,
-                          execution_result>>
+    std::vector<
+      std::pair<std::function<void(execution_result)>, execution_result>>
       timed_out;
     {
       std::lock_guard guard{mtx_};

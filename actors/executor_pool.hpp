@@ -51,8 +51,8 @@ public:
 
   /// Pool threads keep the pool alive, so that a handler abandoned after a
   /// timeout can still return safely after its owner let go of the pool.
-  static std::shared_ptr<executor_pool>
-  make(const handler_registry& handlers, size_t threads, log_function log);
+  static std::shared_ptr<executor_pool> make(const handler_registry& handlers,
+                                             size_t threads, log_function log);
 
   ~executor_pool();
 

@@ -13,9 +13,9 @@ namespace {
 constexpr size_t max_waiting = 10'000;
 
 wire_reply unavailable(const std::string& cluster_id) {
-  return wire_reply{encode(reply{error_reply{
-    ec::unavailable,
-    "the master of cluster '" + cluster_id + "' is not running; try again"}})};
+  return wire_reply{encode(
+    reply{error_reply{ec::unavailable, "the master of cluster '" + cluster_id
+                                         + "' is not running; try again"}})};
 }
 
 } // namespace

@@ -11,8 +11,7 @@ job_context::job_context(const jm::job& job, int32_t attempt,
                          std::stop_token stop,
                          std::function<void(std::string_view)> log_sink)
   : job_(job), attempt_(attempt), stop_(std::move(stop)),
-    log_sink_(std::move(log_sink)) {
-}
+    log_sink_(std::move(log_sink)) {}
 
 bool job_context::sleep_for(duration d) const {
   std::mutex mtx;

@@ -107,8 +107,8 @@ private:
 /// services listed as `Deps...` by reference.
 class handler_registry {
 public:
-  using factory = std::function<std::unique_ptr<job_handler>(
-    const service_container&)>;
+  using factory
+    = std::function<std::unique_ptr<job_handler>(const service_container&)>;
 
   struct entry {
     std::string name;

@@ -45,8 +45,8 @@ void wake_buckets(self_ptr self, const std::vector<job>& jobs) {
   std::map<std::string, std::set<timestamp>> due;
   for (auto& x : jobs)
     if (x.status == job_status::assigned_to_bucket)
-      due[x.bucket_id].insert(std::chrono::ceil<std::chrono::milliseconds>(
-        x.scheduled_at));
+      due[x.bucket_id].insert(
+        std::chrono::ceil<std::chrono::milliseconds>(x.scheduled_at));
   for (auto& [bucket_id, times] : due)
     if (auto i = self->state.buckets.find(bucket_id);
         i != self->state.buckets.end())
@@ -196,9 +196,8 @@ void update_job(self_ptr self, job_id id,
     .then(
       [self, id, change, rp, tries_left](maybe_job& x) mutable {
         if (!x.job)
-          return deliver_error(rp, make_error(ec::unknown_job,
-                                              "no job with id "
-                                                + to_string(id)));
+          return deliver_error(
+            rp, make_error(ec::unknown_job, "no job with id " + to_string(id)));
         job_write w;
         w.expected_version = x.job->version;
         w.job = std::move(*x.job);
@@ -206,8 +205,9 @@ void update_job(self_ptr self, job_id id,
           return deliver_error(rp, err);
         job_writes ws;
         ws.writes.push_back(std::move(w));
-        self->request(self->state.store, caf::infinite, atom::write_v,
-                      std::move(ws))
+        self
+          ->request(self->state.store, caf::infinite, atom::write_v,
+                    std::move(ws))
           .then(
             [self, id, change, rp, tries_left](const write_flags& f) mutable {
               if (!f.applied.empty() && f.applied[0]) {
@@ -216,10 +216,10 @@ void update_job(self_ptr self, job_id id,
                 return deliver(rp, reply{done_reply{}});
               }
               if (tries_left <= 1)
-                return deliver_error(rp, make_error(ec::version_conflict,
-                                                    "job " + to_string(id)
-                                                      + " keeps changing; "
-                                                        "try again"));
+                return deliver_error(
+                  rp, make_error(ec::version_conflict, "job " + to_string(id)
+                                                         + " keeps changing; "
+                                                           "try again"));
               update_job(self, id, change, rp, tries_left - 1);
             },
             [rp](const caf::error& err) mutable { deliver_error(rp, err); });
@@ -274,9 +274,9 @@ caf::expected<job> make_job(const job_spec& spec, const master_config& cfg,
   x.id = uuid::random();
   x.handler = spec.handler;
   x.status = job_status::held_on_master;
-  x.priority = spec.priority ? *spec.priority
-                             : defaults.priority.value_or(
-                               cluster.default_priority);
+  x.priority = spec.priority
+                 ? *spec.priority
+                 : defaults.priority.value_or(cluster.default_priority);
   x.lane = spec.lane ? *spec.lane : defaults.lane.value_or("");
   if (!is_lane_name(x.lane))
     return invalid("invalid lane '" + x.lane
@@ -287,16 +287,16 @@ caf::expected<job> make_job(const job_spec& spec, const master_config& cfg,
       || x.timeout > std::chrono::hours{24})
     return invalid("invalid timeout " + format_duration(x.timeout)
                    + ": must be between 10ms and 24h");
-  x.max_retries = spec.max_retries
-                    ? *spec.max_retries
-                    : defaults.max_retries.value_or(cluster.default_max_retries);
+  x.max_retries
+    = spec.max_retries
+        ? *spec.max_retries
+        : defaults.max_retries.value_or(cluster.default_max_retries);
   if (x.max_retries < 0 || x.max_retries > 100)
     return invalid("invalid max retries " + std::to_string(x.max_retries)
                    + ": must be between 0 and 100");
   if (spec.after && spec.after->count() < 0)
     return invalid("invalid delay: must not be negative");
-  auto due = spec.run_at ? *spec.run_at
-                         : spec.after ? t + *spec.after : t;
+  auto due = spec.run_at ? *spec.run_at : spec.after ? t + *spec.after : t;
   // A time in the past means "now"; keep the requested one as original.
   x.original_scheduled_at = due;
   x.scheduled_at = std::max(due, t);

@@ -38,8 +38,8 @@ job_write record_outcome(const job& running, const execution_result& result,
     return w;
   }
   x.status = job_status::held_on_master;
-  x.scheduled_at = result.ended_at
-                   + retry_delay(retry, x.failure_count, random01);
+  x.scheduled_at
+    = result.ended_at + retry_delay(retry, x.failure_count, random01);
   return w;
 }
 

@@ -17,8 +17,7 @@ namespace {
 class random_router {
 public:
   explicit random_router(const std::vector<bucket_record>& buckets)
-    : buckets_(buckets), gen_(std::random_device{}()) {
-  }
+    : buckets_(buckets), gen_(std::random_device{}()) {}
 
   const bucket_record* operator()(const job& x) {
     candidates_.clear();
@@ -81,8 +80,8 @@ store(store_actor::stateful_pointer<store_state> self,
     },
     [&s](atom::assign, const assign_request& req) -> caf::result<job_list> {
       random_router router{req.buckets};
-      auto xs = s.db->assign_held_jobs(req.horizon, req.limit,
-                                       std::ref(router));
+      auto xs
+        = s.db->assign_held_jobs(req.horizon, req.limit, std::ref(router));
       if (!xs)
         return xs.error();
       return job_list{std::move(*xs)};

@@ -22,8 +22,8 @@ std::vector<bucket_record> plan_buckets(const worker_state& s) {
     for (uint32_t i = 1; i <= qty; ++i) {
       bucket_record b;
       b.priority = static_cast<priority>(p);
-      b.bucket_id = s.worker_id + "/" + std::string{to_string(b.priority)}
-                    + "/" + std::to_string(i);
+      b.bucket_id = s.worker_id + "/" + std::string{to_string(b.priority)} + "/"
+                    + std::to_string(i);
       b.worker_id = s.worker_id;
       b.node_id = s.settings.node_id;
       b.lane = w.lane;
@@ -48,8 +48,7 @@ worker(worker_actor::stateful_pointer<worker_state> self,
   s.pool = executor_pool::make(
     *s.handlers, s.settings.worker.parallelism,
     [](const job& x, std::string_view text) {
-      spdlog::info("[{} {}] {}", x.handler, to_string(x.id).substr(0, 8),
-                   text);
+      spdlog::info("[{} {}] {}", x.handler, to_string(x.id).substr(0, 8), text);
     });
   auto records = plan_buckets(s);
   // Registered before the buckets run, so that the master can route to them
@@ -81,12 +80,11 @@ worker(worker_actor::stateful_pointer<worker_state> self,
       });
     s.supervisors.push_back(sup);
   }
-  spdlog::info("worker {}: {} buckets, {} handler threads, batch {}{}",
-               s.worker_id, records.size(), s.settings.worker.parallelism,
-               s.settings.worker.batch_size,
-               s.settings.worker.lane.empty()
-                 ? std::string{}
-                 : ", lane " + s.settings.worker.lane);
+  spdlog::info(
+    "worker {}: {} buckets, {} handler threads, batch {}{}", s.worker_id,
+    records.size(), s.settings.worker.parallelism, s.settings.worker.batch_size,
+    s.settings.worker.lane.empty() ? std::string{}
+                                   : ", lane " + s.settings.worker.lane);
   self->attach_functor([pool = s.pool] { pool->stop_all(); });
   return {
     [self](atom::attach, master_actor& m) {

@@ -128,19 +128,26 @@ duration retry_delay(const retry_config& cfg, int32_t failure_count,
 
 std::string_view to_string(worker_mode x) {
   switch (x) {
-    case worker_mode::full: return "full";
-    case worker_mode::execution: return "execution";
-    case worker_mode::drain: return "drain";
-    case worker_mode::coordinator: return "coordinator";
+  case worker_mode::full:
+    return "full";
+  case worker_mode::execution:
+    return "execution";
+  case worker_mode::drain:
+    return "drain";
+  case worker_mode::coordinator:
+    return "coordinator";
   }
   return "invalid";
 }
 
 std::string_view to_string(cluster_mode x) {
   switch (x) {
-    case cluster_mode::active: return "active";
-    case cluster_mode::passive: return "passive";
-    case cluster_mode::archived: return "archived";
+  case cluster_mode::active:
+    return "active";
+  case cluster_mode::passive:
+    return "passive";
+  case cluster_mode::archived:
+    return "archived";
   }
   return "invalid";
 }

@@ -17,8 +17,7 @@ namespace {
 class table_reader {
 public:
   table_reader(const toml::table& tbl, std::string prefix, std::string source)
-    : tbl_(tbl), prefix_(std::move(prefix)), source_(std::move(source)) {
-  }
+    : tbl_(tbl), prefix_(std::move(prefix)), source_(std::move(source)) {}
 
   caf::error error() const { return err_; }
 
@@ -29,8 +28,9 @@ public:
       return;
     auto v = node->value<int64_t>();
     if (!v || *v < lo || *v > hi) {
-      fail(key, *node, "expected an integer between " + std::to_string(lo)
-                         + " and " + std::to_string(hi));
+      fail(key, *node,
+           "expected an integer between " + std::to_string(lo) + " and "
+             + std::to_string(hi));
       return;
     }
     out = static_cast<T>(*v);
@@ -116,8 +116,8 @@ public:
     if (!node || err_)
       return nullptr;
     if (!node->is_array()) {
-      fail(key, *node, "expected an array of tables ([[" + std::string{key}
-                         + "]])");
+      fail(key, *node,
+           "expected an array of tables ([[" + std::string{key} + "]])");
       return nullptr;
     }
     return node->as_array();
@@ -229,8 +229,7 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
   r.integer("default_max_retries", cfg.default_max_retries, 0, 100);
   r.enumeration("default_priority", cfg.default_priority,
                 [](std::string_view x) { return parse_priority(x); });
-  r.integer("max_message_bytes", cfg.max_message_bytes, 1024,
-            64 * 1024 * 1024);
+  r.integer("max_message_bytes", cfg.max_message_bytes, 1024, 64 * 1024 * 1024);
   r.dur("assign_interval", cfg.assign_interval);
   if (auto retry = r.subtable("retry")) {
     table_reader t{*retry, "retry.", src};
@@ -285,7 +284,8 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
   return cfg;
 }
 
-caf::expected<cluster_config> load_toml_file(const std::filesystem::path& path) {
+caf::expected<cluster_config>
+load_toml_file(const std::filesystem::path& path) {
   std::ifstream in{path};
   if (!in)
     return make_error(ec::invalid_config,

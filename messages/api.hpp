@@ -42,9 +42,9 @@ struct get_job_request {
 struct ping_request {};
 
 /// Everything the MASTER's front door accepts.
-using request = std::variant<std::vector<job_spec>, cancel_request,
-                             reschedule_request, job_filter, get_job_request,
-                             ping_request>;
+using request
+  = std::variant<std::vector<job_spec>, cancel_request, reschedule_request,
+                 job_filter, get_job_request, ping_request>;
 
 struct error_reply {
   ec code = ec::none;

@@ -55,9 +55,8 @@ auto with_reader(std::span<const uint8_t> buf, F&& f)
     capnp::FlatArrayMessageReader reader{words, reader_options()};
     return f(reader.getRoot<Root>());
   } catch (const kj::Exception& e) {
-    return make_error(ec::malformed_message,
-                      std::string{"malformed message: "}
-                        + e.getDescription().cStr());
+    return make_error(ec::malformed_message, std::string{"malformed message: "}
+                                               + e.getDescription().cStr());
   }
 }
 
@@ -112,25 +111,35 @@ caf::expected<value_map> read_values(wire::ValueMap::Reader in) {
     auto v = e.getValue();
     value val;
     switch (v.which()) {
-      case wire::Value::TEXT: val = std::string{v.getText()}; break;
-      case wire::Value::INT: val = v.getInt(); break;
-      case wire::Value::DOUBLE: val = v.getDouble(); break;
-      case wire::Value::BOOL: val = v.getBool(); break;
-      case wire::Value::TIMESTAMP_US: val = from_micros(v.getTimestampUs()); break;
-      case wire::Value::BYTES: {
-        auto d = v.getBytes();
-        val = bytes(d.begin(), d.end());
-        break;
-      }
-      case wire::Value::UUID: {
-        auto u = read_uuid(v.getUuid());
-        if (!u)
-          return u.error();
-        val = *u;
-        break;
-      }
-      default:
-        return malformed("unknown value type in entry '" + key + "'");
+    case wire::Value::TEXT:
+      val = std::string{v.getText()};
+      break;
+    case wire::Value::INT:
+      val = v.getInt();
+      break;
+    case wire::Value::DOUBLE:
+      val = v.getDouble();
+      break;
+    case wire::Value::BOOL:
+      val = v.getBool();
+      break;
+    case wire::Value::TIMESTAMP_US:
+      val = from_micros(v.getTimestampUs());
+      break;
+    case wire::Value::BYTES: {
+      auto d = v.getBytes();
+      val = bytes(d.begin(), d.end());
+      break;
+    }
+    case wire::Value::UUID: {
+      auto u = read_uuid(v.getUuid());
+      if (!u)
+        return u.error();
+      val = *u;
+      break;
+    }
+    default:
+      return malformed("unknown value type in entry '" + key + "'");
     }
     if (!result.emplace(std::move(key), std::move(val)).second)
       return malformed("duplicate key in a value map");
@@ -221,7 +230,8 @@ void write_attempt(const attempt& x, wire::Attempt::Builder out) {
   out.setError(x.error);
 }
 
-caf::expected<attempt> read_attempt(const job_id& id, wire::Attempt::Reader in) {
+caf::expected<attempt> read_attempt(const job_id& id,
+                                    wire::Attempt::Reader in) {
   attempt x;
   x.job = id;
   x.number = in.getNumber();
@@ -326,50 +336,50 @@ caf::expected<request> decode_request(std::span<const uint8_t> buf) {
   return with_reader<wire::Request>(
     buf, [](wire::Request::Reader in) -> caf::expected<request> {
       switch (in.which()) {
-        case wire::Request::SCHEDULE: {
-          std::vector<job_spec> specs;
-          for (auto s : in.getSchedule()) {
-            auto spec = read_spec(s);
-            if (!spec)
-              return spec.error();
-            specs.push_back(std::move(*spec));
-          }
-          return request{std::move(specs)};
+      case wire::Request::SCHEDULE: {
+        std::vector<job_spec> specs;
+        for (auto s : in.getSchedule()) {
+          auto spec = read_spec(s);
+          if (!spec)
+            return spec.error();
+          specs.push_back(std::move(*spec));
         }
-        case wire::Request::CANCEL: {
-          auto id = read_uuid(in.getCancel());
-          if (!id)
-            return id.error();
-          return request{cancel_request{*id}};
+        return request{std::move(specs)};
+      }
+      case wire::Request::CANCEL: {
+        auto id = read_uuid(in.getCancel());
+        if (!id)
+          return id.error();
+        return request{cancel_request{*id}};
+      }
+      case wire::Request::RESCHEDULE: {
+        auto g = in.getReschedule();
+        auto id = read_uuid(g.getId());
+        if (!id)
+          return id.error();
+        return request{reschedule_request{*id, from_micros(g.getRunAtUs())}};
+      }
+      case wire::Request::LIST_JOBS: {
+        auto q = in.getListJobs();
+        job_filter f;
+        for (auto s : q.getStatuses()) {
+          if (s < 1 || s > 8)
+            return malformed("status " + std::to_string(s));
+          f.statuses.push_back(static_cast<job_status>(s));
         }
-        case wire::Request::RESCHEDULE: {
-          auto g = in.getReschedule();
-          auto id = read_uuid(g.getId());
-          if (!id)
-            return id.error();
-          return request{reschedule_request{*id, from_micros(g.getRunAtUs())}};
-        }
-        case wire::Request::LIST_JOBS: {
-          auto q = in.getListJobs();
-          job_filter f;
-          for (auto s : q.getStatuses()) {
-            if (s < 1 || s > 8)
-              return malformed("status " + std::to_string(s));
-            f.statuses.push_back(static_cast<job_status>(s));
-          }
-          f.handler = q.getHandler();
-          f.lane = q.getLane();
-          f.limit = q.getLimit();
-          return request{std::move(f)};
-        }
-        case wire::Request::GET_JOB: {
-          auto id = read_uuid(in.getGetJob());
-          if (!id)
-            return id.error();
-          return request{get_job_request{*id}};
-        }
-        case wire::Request::PING:
-          return request{ping_request{}};
+        f.handler = q.getHandler();
+        f.lane = q.getLane();
+        f.limit = q.getLimit();
+        return request{std::move(f)};
+      }
+      case wire::Request::GET_JOB: {
+        auto id = read_uuid(in.getGetJob());
+        if (!id)
+          return id.error();
+        return request{get_job_request{*id}};
+      }
+      case wire::Request::PING:
+        return request{ping_request{}};
       }
       return malformed("unknown request kind");
     });
@@ -413,49 +423,49 @@ caf::expected<reply> decode_reply(std::span<const uint8_t> buf) {
   return with_reader<wire::Reply>(
     buf, [](wire::Reply::Reader in) -> caf::expected<reply> {
       switch (in.which()) {
-        case wire::Reply::ERROR: {
-          auto g = in.getError();
-          return reply{error_reply{static_cast<ec>(g.getCode()),
-                                   std::string{g.getText()}}};
+      case wire::Reply::ERROR: {
+        auto g = in.getError();
+        return reply{
+          error_reply{static_cast<ec>(g.getCode()), std::string{g.getText()}}};
+      }
+      case wire::Reply::SCHEDULED: {
+        std::vector<job_id> ids;
+        for (auto d : in.getScheduled()) {
+          auto id = read_uuid(d);
+          if (!id)
+            return id.error();
+          ids.push_back(*id);
         }
-        case wire::Reply::SCHEDULED: {
-          std::vector<job_id> ids;
-          for (auto d : in.getScheduled()) {
-            auto id = read_uuid(d);
-            if (!id)
-              return id.error();
-            ids.push_back(*id);
-          }
-          return reply{std::move(ids)};
-        }
-        case wire::Reply::DONE:
-          return reply{done_reply{}};
-        case wire::Reply::JOBS: {
-          std::vector<job> jobs;
-          for (auto j : in.getJobs()) {
-            auto x = read_job(j);
-            if (!x)
-              return x.error();
-            jobs.push_back(std::move(*x));
-          }
-          return reply{std::move(jobs)};
-        }
-        case wire::Reply::DETAIL: {
-          auto d = in.getDetail();
-          auto x = read_job(d.getJob());
+        return reply{std::move(ids)};
+      }
+      case wire::Reply::DONE:
+        return reply{done_reply{}};
+      case wire::Reply::JOBS: {
+        std::vector<job> jobs;
+        for (auto j : in.getJobs()) {
+          auto x = read_job(j);
           if (!x)
             return x.error();
-          job_detail detail{std::move(*x), {}};
-          for (auto a : d.getAttempts()) {
-            auto at = read_attempt(detail.job.id, a);
-            if (!at)
-              return at.error();
-            detail.attempts.push_back(std::move(*at));
-          }
-          return reply{std::move(detail)};
+          jobs.push_back(std::move(*x));
         }
-        case wire::Reply::PONG:
-          return reply{pong_reply{std::string{in.getPong()}}};
+        return reply{std::move(jobs)};
+      }
+      case wire::Reply::DETAIL: {
+        auto d = in.getDetail();
+        auto x = read_job(d.getJob());
+        if (!x)
+          return x.error();
+        job_detail detail{std::move(*x), {}};
+        for (auto a : d.getAttempts()) {
+          auto at = read_attempt(detail.job.id, a);
+          if (!at)
+            return at.error();
+          detail.attempts.push_back(std::move(*at));
+        }
+        return reply{std::move(detail)};
+      }
+      case wire::Reply::PONG:
+        return reply{pong_reply{std::string{in.getPong()}}};
       }
       return malformed("unknown reply kind");
     });
@@ -468,9 +478,8 @@ bytes encode(const job& x) {
 }
 
 caf::expected<job> decode_job(std::span<const uint8_t> buf) {
-  return with_reader<wire::Job>(buf, [](wire::Job::Reader in) {
-    return read_job(in);
-  });
+  return with_reader<wire::Job>(
+    buf, [](wire::Job::Reader in) { return read_job(in); });
 }
 
 bytes encode(const value_map& x) {
@@ -480,9 +489,8 @@ bytes encode(const value_map& x) {
 }
 
 caf::expected<value_map> decode_value_map(std::span<const uint8_t> buf) {
-  return with_reader<wire::ValueMap>(buf, [](wire::ValueMap::Reader in) {
-    return read_values(in);
-  });
+  return with_reader<wire::ValueMap>(
+    buf, [](wire::ValueMap::Reader in) { return read_values(in); });
 }
 
 error_reply to_reply(const caf::error& err) {

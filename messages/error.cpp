@@ -15,18 +15,30 @@ constexpr auto category_atom = caf::atom("jobmaster");
 
 std::string_view to_string(ec code) {
   switch (code) {
-    case ec::none: return "none";
-    case ec::invalid_argument: return "invalid_argument";
-    case ec::unknown_handler: return "unknown_handler";
-    case ec::unknown_job: return "unknown_job";
-    case ec::payload_too_large: return "payload_too_large";
-    case ec::illegal_transition: return "illegal_transition";
-    case ec::version_conflict: return "version_conflict";
-    case ec::store_failure: return "store_failure";
-    case ec::malformed_message: return "malformed_message";
-    case ec::unavailable: return "unavailable";
-    case ec::invalid_config: return "invalid_config";
-    case ec::refused: return "refused";
+  case ec::none:
+    return "none";
+  case ec::invalid_argument:
+    return "invalid_argument";
+  case ec::unknown_handler:
+    return "unknown_handler";
+  case ec::unknown_job:
+    return "unknown_job";
+  case ec::payload_too_large:
+    return "payload_too_large";
+  case ec::illegal_transition:
+    return "illegal_transition";
+  case ec::version_conflict:
+    return "version_conflict";
+  case ec::store_failure:
+    return "store_failure";
+  case ec::malformed_message:
+    return "malformed_message";
+  case ec::unavailable:
+    return "unavailable";
+  case ec::invalid_config:
+    return "invalid_config";
+  case ec::refused:
+    return "refused";
   }
   return "unknown_error";
 }

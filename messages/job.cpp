@@ -22,14 +22,22 @@ std::string lowercase(std::string_view text) {
 
 std::string_view to_string(job_status x) {
   switch (x) {
-    case job_status::save_pending: return "save_pending";
-    case job_status::held_on_master: return "held_on_master";
-    case job_status::assigned_to_bucket: return "assigned_to_bucket";
-    case job_status::processing: return "processing";
-    case job_status::succeeded: return "succeeded";
-    case job_status::queued: return "queued";
-    case job_status::failed: return "failed";
-    case job_status::cancelled: return "cancelled";
+  case job_status::save_pending:
+    return "save_pending";
+  case job_status::held_on_master:
+    return "held_on_master";
+  case job_status::assigned_to_bucket:
+    return "assigned_to_bucket";
+  case job_status::processing:
+    return "processing";
+  case job_status::succeeded:
+    return "succeeded";
+  case job_status::queued:
+    return "queued";
+  case job_status::failed:
+    return "failed";
+  case job_status::cancelled:
+    return "cancelled";
   }
   return "invalid";
 }
@@ -57,39 +65,44 @@ bool can_transition(job_status from, job_status to) {
   if (is_final(from))
     return false;
   switch (to) {
-    case s::save_pending:
-      return false;
-    case s::held_on_master:
-      // From any live status: a retry, the rescue of a lost bucket, the
-      // deadline sweep, a hand-back on shutdown, or a reschedule.
-      return true;
-    case s::assigned_to_bucket:
-      return from == s::save_pending || from == s::held_on_master;
-    case s::queued:
-      return from == s::assigned_to_bucket;
-    case s::processing:
-      return from == s::queued;
-    case s::succeeded:
-      return from == s::processing;
-    case s::failed:
-      // A run failed with no retries left, or a queued job could not start
-      // (its handler is unknown and no retries are left).
-      return from == s::processing || from == s::queued;
-    case s::cancelled:
-      // Only before a worker claimed it: a claimed job may already run.
-      return from == s::save_pending || from == s::held_on_master
-             || from == s::assigned_to_bucket;
+  case s::save_pending:
+    return false;
+  case s::held_on_master:
+    // From any live status: a retry, the rescue of a lost bucket, the
+    // deadline sweep, a hand-back on shutdown, or a reschedule.
+    return true;
+  case s::assigned_to_bucket:
+    return from == s::save_pending || from == s::held_on_master;
+  case s::queued:
+    return from == s::assigned_to_bucket;
+  case s::processing:
+    return from == s::queued;
+  case s::succeeded:
+    return from == s::processing;
+  case s::failed:
+    // A run failed with no retries left, or a queued job could not start
+    // (its handler is unknown and no retries are left).
+    return from == s::processing || from == s::queued;
+  case s::cancelled:
+    // Only before a worker claimed it: a claimed job may already run.
+    return from == s::save_pending || from == s::held_on_master
+           || from == s::assigned_to_bucket;
   }
   return false;
 }
 
 std::string_view to_string(priority x) {
   switch (x) {
-    case priority::very_low: return "very_low";
-    case priority::low: return "low";
-    case priority::medium: return "medium";
-    case priority::high: return "high";
-    case priority::critical: return "critical";
+  case priority::very_low:
+    return "very_low";
+  case priority::low:
+    return "low";
+  case priority::medium:
+    return "medium";
+  case priority::high:
+    return "high";
+  case priority::critical:
+    return "critical";
   }
   return "invalid";
 }
@@ -110,10 +123,14 @@ caf::expected<priority> parse_priority(std::string_view text) {
 
 std::string_view to_string(attempt_outcome x) {
   switch (x) {
-    case attempt_outcome::succeeded: return "succeeded";
-    case attempt_outcome::failed: return "failed";
-    case attempt_outcome::timed_out: return "timed_out";
-    case attempt_outcome::lost: return "lost";
+  case attempt_outcome::succeeded:
+    return "succeeded";
+  case attempt_outcome::failed:
+    return "failed";
+  case attempt_outcome::timed_out:
+    return "timed_out";
+  case attempt_outcome::lost:
+    return "lost";
   }
   return "invalid";
 }

@@ -37,8 +37,8 @@ bool read_number(std::string_view& text, int64_t& out) {
 
 caf::error bad_duration(std::string_view text, std::string_view why) {
   return make_error(ec::invalid_argument,
-                    "invalid duration '" + std::string{text} + "': "
-                      + std::string{why}
+                    "invalid duration '" + std::string{text}
+                      + "': " + std::string{why}
                       + " (write e.g. 500ms, 30s, 5m, 1h30m, 2d)");
 }
 
@@ -56,7 +56,8 @@ caf::expected<duration> parse_duration(std::string_view text) {
       return bad_duration(original, "expected a number");
     std::string unit;
     while (!text.empty() && std::isalpha(static_cast<unsigned char>(text[0]))) {
-      unit += static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+      unit
+        += static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
       text.remove_prefix(1);
     }
     int64_t factor = 0;
@@ -96,9 +97,9 @@ std::string format_duration(duration d) {
     int64_t size;
     const char* name;
   };
-  static constexpr unit units[] = {{86'400'000'000, "d"}, {3'600'000'000, "h"},
-                                   {60'000'000, "m"},     {1'000'000, "s"},
-                                   {1'000, "ms"},         {1, "us"}};
+  static constexpr unit units[]
+    = {{86'400'000'000, "d"}, {3'600'000'000, "h"}, {60'000'000, "m"},
+       {1'000'000, "s"},      {1'000, "ms"},        {1, "us"}};
   for (auto& u : units) {
     if (us >= u.size) {
       out += std::to_string(us / u.size);
@@ -164,7 +165,8 @@ caf::expected<timestamp> parse_timestamp(std::string_view text) {
       return bad_time(original);
     if (eat(text, '.')) {
       int digits = 0;
-      while (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
+      while (!text.empty()
+             && std::isdigit(static_cast<unsigned char>(text[0]))) {
         if (digits < 6) {
           micros = micros * 10 + (text[0] - '0');
           ++digits;
@@ -205,20 +207,19 @@ std::string format_timestamp(timestamp t) {
   char buf[64];
   auto frac = hms.subseconds().count();
   if (frac == 0)
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ",
-                  static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                  static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(hms.hours().count()),
-                  static_cast<int>(hms.minutes().count()),
-                  static_cast<int>(hms.seconds().count()));
+    std::snprintf(
+      buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ",
+      static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+      static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+      static_cast<int>(hms.minutes().count()),
+      static_cast<int>(hms.seconds().count()));
   else
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ",
-                  static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                  static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(hms.hours().count()),
-                  static_cast<int>(hms.minutes().count()),
-                  static_cast<int>(hms.seconds().count()),
-                  static_cast<long long>(frac));
+    std::snprintf(
+      buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ",
+      static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+      static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+      static_cast<int>(hms.minutes().count()),
+      static_cast<int>(hms.seconds().count()), static_cast<long long>(frac));
   return buf;
 }
 

@@ -19,8 +19,8 @@ using bytes = std::vector<uint8_t>;
 /// One typed value of message data or metadata. Every alternative survives a
 /// round trip through the wire format and every store unchanged (bytes stay
 /// bytes, timestamps stay timestamps: the original turns both into strings).
-using value = std::variant<std::string, int64_t, double, bool, timestamp,
-                           bytes, uuid>;
+using value
+  = std::variant<std::string, int64_t, double, bool, timestamp, bytes, uuid>;
 
 /// String-keyed bag of values: a job's message data or its metadata.
 using value_map = std::map<std::string, value, std::less<>>;
@@ -36,7 +36,8 @@ std::string to_string(const value& x);
 /// optional suffix on the key (`n:int=5`, `ok:bool=true`, `at:time=...`,
 /// `raw:bytes=deadbeef`, `id:uuid=...`, `x:double=1.5`, `s:string=5`);
 /// without a suffix it is a string.
-caf::expected<std::pair<std::string, value>> parse_key_value(std::string_view text);
+caf::expected<std::pair<std::string, value>>
+parse_key_value(std::string_view text);
 
 /// Returns a typed pointer to a value in `map`, or nullptr when the key is
 /// absent or holds another type.

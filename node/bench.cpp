@@ -98,8 +98,8 @@ caf::expected<double> raw_store_rate(const std::string& path, uint64_t n,
       xs.push_back(make_bench_job(t, "raw"));
     if (auto err = (*db)->insert_jobs(xs))
       return err;
-    auto claimed = (*db)->claim_bucket_jobs("raw", now(), count,
-                                            std::chrono::minutes{1});
+    auto claimed
+      = (*db)->claim_bucket_jobs("raw", now(), count, std::chrono::minutes{1});
     if (!claimed)
       return claimed.error();
     std::vector<job_write> writes;
@@ -111,8 +111,8 @@ caf::expected<double> raw_store_rate(const std::string& path, uint64_t n,
       w.job = x;
       w.job.status = job_status::succeeded;
       w.job.bucket_id.clear();
-      w.attempt = attempt{x.id, 0, "bench", end, end,
-                          attempt_outcome::succeeded, {}};
+      w.attempt
+        = attempt{x.id, 0, "bench", end, end, attempt_outcome::succeeded, {}};
       writes.push_back(std::move(w));
     }
     auto applied = (*db)->write_results(writes);
@@ -152,10 +152,11 @@ int run_bench(const bench_args& args) {
   // 1. Baseline: the store alone.
   std::printf("[1/3] raw store baseline ...\n");
   std::fflush(stdout);
-  auto raw = raw_store_rate((dir / "raw.db").string(), args.jobs,
-                            args.batch_size);
+  auto raw
+    = raw_store_rate((dir / "raw.db").string(), args.jobs, args.batch_size);
   if (!raw) {
-    std::fprintf(stderr, "jobmaster: error: %s\n", describe(raw.error()).c_str());
+    std::fprintf(stderr, "jobmaster: error: %s\n",
+                 describe(raw.error()).c_str());
     return 1;
   }
   std::printf("      %.0f jobs/s (insert + claim + result write + attempt "
@@ -175,7 +176,8 @@ int run_bench(const bench_args& args) {
                .batch_size(args.batch_size)
                .build();
   if (!cfg) {
-    std::fprintf(stderr, "jobmaster: error: %s\n", describe(cfg.error()).c_str());
+    std::fprintf(stderr, "jobmaster: error: %s\n",
+                 describe(cfg.error()).c_str());
     return 1;
   }
   runtime rt{*cfg};
@@ -210,7 +212,8 @@ int run_bench(const bench_args& args) {
   // Finished means recorded as succeeded in the store, not just started.
   auto check = sqlite::sqlite_store::open((dir / "e2e.db").string());
   if (!check) {
-    std::fprintf(stderr, "jobmaster: error: %s\n", describe(check.error()).c_str());
+    std::fprintf(stderr, "jobmaster: error: %s\n",
+                 describe(check.error()).c_str());
     return 1;
   }
   uint64_t succeeded = 0;

@@ -97,8 +97,8 @@ parse_endpoint(const std::string& text) {
     host = text.substr(0, colon);
   auto digits = std::string_view{text}.substr(colon + 1);
   unsigned value = 0;
-  auto [p, e] = std::from_chars(digits.data(), digits.data() + digits.size(),
-                                value);
+  auto [p, e]
+    = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (e != std::errc{} || p != digits.data() + digits.size() || value == 0
       || value > 65535)
     return bad("invalid node address '" + text

@@ -28,8 +28,7 @@ struct remote_client::impl {
   duration timeout{};
 };
 
-remote_client::remote_client(std::unique_ptr<impl> p) : impl_(std::move(p)) {
-}
+remote_client::remote_client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 remote_client::~remote_client() = default;
 
@@ -40,10 +39,10 @@ remote_client::connect(const std::string& host, uint16_t port,
   p->timeout = timeout;
   auto door = p->sys.middleman().remote_actor<master_api_actor>(host, port);
   if (!door)
-    return make_error(ec::unavailable,
-                      "cannot reach a jobmaster node at " + host + ":"
-                        + std::to_string(port) + " (" + describe(door.error())
-                        + "); is the node running?");
+    return make_error(ec::unavailable, "cannot reach a jobmaster node at "
+                                         + host + ":" + std::to_string(port)
+                                         + " (" + describe(door.error())
+                                         + "); is the node running?");
   p->door = std::move(*door);
   return std::unique_ptr<remote_client>{new remote_client(std::move(p))};
 }

@@ -32,12 +32,11 @@ caf::expected<reply> call_front_door(caf::actor_system& sys,
       },
       [&](const caf::error& err) {
         if (err == caf::sec::request_timeout)
-          result = make_error(ec::unavailable,
-                              "the node did not answer within "
-                                + format_duration(timeout));
+          result = make_error(ec::unavailable, "the node did not answer within "
+                                                 + format_duration(timeout));
         else
-          result = make_error(ec::unavailable,
-                              "request failed: " + describe(err));
+          result
+            = make_error(ec::unavailable, "request failed: " + describe(err));
       });
   return result;
 }

@@ -24,8 +24,7 @@ public:
   jsonl_sink(std::ofstream out, size_t max_buffer,
              std::chrono::microseconds interval)
     : out_(std::move(out)), max_buffer_(max_buffer), interval_(interval),
-      last_flush_(std::chrono::steady_clock::now()) {
-  }
+      last_flush_(std::chrono::steady_clock::now()) {}
 
 protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
@@ -69,14 +68,13 @@ caf::error setup_logging(const logging_config& cfg) {
   if (!cfg.jsonl_path.empty()) {
     std::ofstream out{cfg.jsonl_path, std::ios::app};
     if (!out)
-      return make_error(ec::invalid_config,
-                        "cannot open the JSONL log file '" + cfg.jsonl_path
-                          + "'");
+      return make_error(ec::invalid_config, "cannot open the JSONL log file '"
+                                              + cfg.jsonl_path + "'");
     sinks.push_back(std::make_shared<jsonl_sink>(
       std::move(out), cfg.jsonl_max_buffer, cfg.jsonl_flush_interval));
   }
-  auto logger = std::make_shared<spdlog::logger>("jobmaster", sinks.begin(),
-                                                 sinks.end());
+  auto logger
+    = std::make_shared<spdlog::logger>("jobmaster", sinks.begin(), sinks.end());
   logger->set_level(spdlog::level::from_str(cfg.level));
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);

@@ -1,8 +1,8 @@
 // The `jobmaster` program: runs a node, or talks to a running one.
 
 #include "config/cluster_builder.hpp"
-#include "cron/schedule.hpp"
 #include "config/toml_loader.hpp"
+#include "cron/schedule.hpp"
 #include "messages/error.hpp"
 #include "node/bench.hpp"
 #include "node/cli.hpp"
@@ -32,10 +32,9 @@ int fail(const std::string& text, int code = 1) {
 int fail(const caf::error& err) {
   // Bad input is a usage error (2); everything else is 1.
   auto code = code_of(err);
-  return fail(describe(err), code == ec::invalid_argument
-                                 || code == ec::invalid_config
-                               ? 2
-                               : 1);
+  return fail(describe(err),
+              code == ec::invalid_argument || code == ec::invalid_config ? 2
+                                                                         : 1);
 }
 
 // -- node ---------------------------------------------------------------------
@@ -68,18 +67,18 @@ void schedule_demo_jobs(runtime& rt) {
       spdlog::error("demo: scheduling {} failed: {}", what,
                     describe(id.error()));
   };
-  report("hello now", s.once_now<samples::hello>(
-                        {{"Name", std::string{"Ada"}}}));
-  report("hello in 3s", s.once_after<samples::hello>(
-                          std::chrono::seconds{3},
-                          {{"Name", std::string{"Grace"}}}));
+  report("hello now",
+         s.once_now<samples::hello>({{"Name", std::string{"Ada"}}}));
+  report("hello in 3s",
+         s.once_after<samples::hello>(std::chrono::seconds{3},
+                                      {{"Name", std::string{"Grace"}}}));
   report("flaky (fails twice, then succeeds)",
          s.once_now<samples::flaky>({{"fail_times", int64_t{2}}}));
   schedule_options urgent;
   urgent.priority = priority::critical;
   urgent.metadata = {{"source", std::string{"demo"}}};
-  report("hello, critical", s.once_now<samples::hello>(
-                              {{"Name", std::string{"Linus"}}}, urgent));
+  report("hello, critical",
+         s.once_now<samples::hello>({{"Name", std::string{"Linus"}}}, urgent));
 }
 
 int run_node(const node_args& args) {
@@ -142,20 +141,22 @@ int run_node(const node_args& args) {
 
 // -- client commands ----------------------------------------------------------
 
-caf::expected<std::unique_ptr<remote_client>>
-connect(const std::string& node, double timeout_s) {
+caf::expected<std::unique_ptr<remote_client>> connect(const std::string& node,
+                                                      double timeout_s) {
   auto ep = cli::parse_endpoint(node);
   if (!ep)
     return ep.error();
-  auto timeout = std::chrono::microseconds{
-    static_cast<int64_t>(timeout_s * 1e6)};
+  auto timeout
+    = std::chrono::microseconds{static_cast<int64_t>(timeout_s * 1e6)};
   return remote_client::connect(ep->first, ep->second, timeout);
 }
 
 // Millisecond precision is what people read in a table.
 std::string short_time(timestamp t) {
-  auto text = format_timestamp(std::chrono::floor<std::chrono::milliseconds>(t));
-  if (auto dot = text.find('.'); dot != std::string::npos && text.size() > dot + 4)
+  auto text
+    = format_timestamp(std::chrono::floor<std::chrono::milliseconds>(t));
+  if (auto dot = text.find('.');
+      dot != std::string::npos && text.size() > dot + 4)
     text = text.substr(0, dot + 4) + "Z";
   return text;
 }
@@ -183,11 +184,15 @@ void print_detail(const job_detail& d) {
   };
   std::printf("id:                 %s\n", to_string(x.id).c_str());
   std::printf("handler:            %s\n", x.handler.c_str());
-  std::printf("status:             %s\n", std::string{to_string(x.status)}.c_str());
-  std::printf("priority:           %s\n", std::string{to_string(x.priority)}.c_str());
-  std::printf("lane:               %s\n", x.lane.empty() ? "-" : x.lane.c_str());
+  std::printf("status:             %s\n",
+              std::string{to_string(x.status)}.c_str());
+  std::printf("priority:           %s\n",
+              std::string{to_string(x.priority)}.c_str());
+  std::printf("lane:               %s\n",
+              x.lane.empty() ? "-" : x.lane.c_str());
   std::printf("scheduled at:       %s\n", short_time(x.scheduled_at).c_str());
-  std::printf("originally for:     %s\n", short_time(x.original_scheduled_at).c_str());
+  std::printf("originally for:     %s\n",
+              short_time(x.original_scheduled_at).c_str());
   std::printf("created at:         %s\n", short_time(x.created_at).c_str());
   std::printf("timeout:            %s\n", format_duration(x.timeout).c_str());
   std::printf("failures / retries: %d / %d\n", x.failure_count, x.max_retries);
@@ -202,8 +207,9 @@ void print_detail(const job_detail& d) {
       a.ended_at - a.started_at);
     std::printf("  #%d  %-9s  start %s  end %s  (%s)  %s%s\n", a.number,
                 std::string{to_string(a.outcome)}.c_str(),
-                short_time(a.started_at).c_str(), short_time(a.ended_at).c_str(),
-                format_duration(took).c_str(), a.worker_id.c_str(),
+                short_time(a.started_at).c_str(),
+                short_time(a.ended_at).c_str(), format_duration(took).c_str(),
+                a.worker_id.c_str(),
                 a.error.empty() ? "" : ("\n      error: " + a.error).c_str());
   }
 }
@@ -294,7 +300,8 @@ int main(int argc, char** argv) {
                     "very_low, low, medium, high, critical");
   auto lane_opt = sched->add_option("--lane", sargs.lane, "worker lane");
   sched->add_option("--timeout", sargs.timeout, "per-run timeout, e.g. 10s");
-  sched->add_option("--max-retries", sargs.max_retries, "retries after a failure");
+  sched->add_option("--max-retries", sargs.max_retries,
+                    "retries after a failure");
   uint32_t count = 1;
   sched->add_option("--count", count, "schedule this many identical jobs")
     ->check(CLI::Range(1, 100000));
@@ -318,7 +325,8 @@ int main(int argc, char** argv) {
   cancel->add_option("id", id_text, "job id")->required();
   add_node_option(cancel);
   std::string at_text, after_text;
-  auto resched = jobs->add_subcommand("reschedule", "move a job not yet started");
+  auto resched
+    = jobs->add_subcommand("reschedule", "move a job not yet started");
   resched->add_option("id", id_text, "job id")->required();
   resched->add_option("--at", at_text, "new time: ISO-8601, now, or +30s");
   resched->add_option("--after", after_text, "new delay from now");
@@ -330,11 +338,13 @@ int main(int argc, char** argv) {
              "cluster, next to a raw store baseline");
   bench->add_option("--jobs", bargs.jobs, "no-op jobs to run (default 20000)")
     ->check(CLI::Range(1, 10'000'000));
-  bench->add_option("--latency-samples", bargs.latency_samples,
-                    "single jobs timed while idle (default 200)")
+  bench
+    ->add_option("--latency-samples", bargs.latency_samples,
+                 "single jobs timed while idle (default 200)")
     ->check(CLI::Range(1, 100'000));
-  bench->add_option("--parallelism", bargs.parallelism,
-                    "handler threads (default 2)")
+  bench
+    ->add_option("--parallelism", bargs.parallelism,
+                 "handler threads (default 2)")
     ->check(CLI::Range(1, 256));
   bench->add_option("--batch-size", bargs.batch_size, "bucket batch size")
     ->check(CLI::Range(1, 10000));
@@ -346,7 +356,8 @@ int main(int argc, char** argv) {
   size_t cron_count = 5;
   auto cron_next = cron_cmd->add_subcommand(
     "next", "print the next occurrences of an expression");
-  cron_next->add_option("expression", cron_expr, "e.g. \"every weekday at 9am\"")
+  cron_next
+    ->add_option("expression", cron_expr, "e.g. \"every weekday at 9am\"")
     ->required();
   cron_next->add_option("--count", cron_count, "how many (default 5)")
     ->check(CLI::Range(1, 10000));

@@ -37,11 +37,13 @@ worker_settings make_worker_settings(const node_settings& s,
 
 void leave_and_quit(self_ptr self, caf::typed_response_promise<bool> rp) {
   auto& s = self->state;
-  self->request(s.store, std::chrono::seconds{10}, atom::leave_v,
-                s.settings.self.node_id)
+  self
+    ->request(s.store, std::chrono::seconds{10}, atom::leave_v,
+              s.settings.self.node_id)
     .then(
       [self, rp](bool) mutable {
-        spdlog::info("node {} left the cluster", self->state.settings.self.node_id);
+        spdlog::info("node {} left the cluster",
+                     self->state.settings.self.node_id);
         rp.deliver(true);
         self->quit(caf::exit_reason::user_shutdown);
       },
@@ -59,14 +61,14 @@ node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
   auto& s = self->state;
   s.settings = std::move(settings);
   s.gateway = std::move(gateway);
-  s.store = self->spawn<caf::detached + caf::linked>(store,
-                                                     s.settings.master_db);
+  s.store
+    = self->spawn<caf::detached + caf::linked>(store, s.settings.master_db);
   s.agent = self->spawn<caf::detached + caf::linked>(agent_connection,
                                                      s.settings.agent_db);
   for (auto& w : s.settings.cluster.workers)
-    s.workers.push_back(self->spawn<caf::linked>(
-      worker, make_worker_settings(s.settings, w), s.agent, s.store,
-      s.settings.handlers));
+    s.workers.push_back(
+      self->spawn<caf::linked>(worker, make_worker_settings(s.settings, w),
+                               s.agent, s.store, s.settings.handlers));
   supervisor_config sc;
   sc.child_name = "master";
   auto mcfg = make_master_config(s.settings);
@@ -102,8 +104,8 @@ node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
         return rp;
       }
       auto remaining = std::make_shared<size_t>(s.workers.size());
-      auto timeout = s.settings.cluster.node.shutdown_grace
-                     + std::chrono::seconds{5};
+      auto timeout
+        = s.settings.cluster.node.shutdown_grace + std::chrono::seconds{5};
       for (auto& w : s.workers)
         self->request(w, timeout, atom::drain_v)
           .then(

@@ -35,8 +35,7 @@ struct node_state {
 /// The NODE: root of the process's actor tree. Spawn order: store, agent
 /// connection, master (under a supervisor), workers. Stop order (on drain):
 /// workers drain, the node leaves the cluster, then everything exits.
-node_actor::behavior_type
-node(node_actor::stateful_pointer<node_state> self, node_settings settings,
-     gateway_actor gateway);
+node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
+                               node_settings settings, gateway_actor gateway);
 
 } // namespace jm

@@ -115,28 +115,35 @@ caf::error runtime::start() {
   if (!master_db)
     return master_db.error();
   if (auto err = (*master_db)->migrate())
-    return make_error(ec::store_failure,
-                      "cannot create the schema in '" + p.cfg.store.path
-                        + "': " + describe(err));
+    return make_error(ec::store_failure, "cannot create the schema in '"
+                                           + p.cfg.store.path
+                                           + "': " + describe(err));
   auto agent_db = open_store(p.cfg.store);
   if (!agent_db)
     return agent_db.error();
   p.caf_cfg = std::make_unique<system_config>(p.cfg);
   p.sys = std::make_unique<caf::actor_system>(*p.caf_cfg);
   // actor_cast: CAF infers the extended interface as a distinct type.
-  p.gateway = caf::actor_cast<gateway_actor>(p.sys->spawn(gateway, p.cfg.cluster_id));
+  p.gateway
+    = caf::actor_cast<gateway_actor>(p.sys->spawn(gateway, p.cfg.cluster_id));
   auto& n = p.cfg.node;
-  auto port = p.sys->middleman().publish(
-    caf::actor_cast<master_api_actor>(p.gateway), n.listen_port,
-    n.listen_host.c_str(), true);
-  if (!port) {
+  auto port
+    = p.sys->middleman().publish(caf::actor_cast<master_api_actor>(p.gateway),
+                                 n.listen_port, n.listen_host.c_str(), true);
+  // Undoes a half-done start: the actor system waits for every actor on
+  // destruction, so the gateway must be gone first.
+  auto abort_start = [&p] {
     caf::anon_send_exit(p.gateway, caf::exit_reason::user_shutdown);
+    p.gateway = nullptr;
     p.sys.reset();
-    return make_error(ec::unavailable,
-                      "cannot listen on " + n.listen_host + ":"
-                        + std::to_string(n.listen_port) + ": "
-                        + describe(port.error())
-                        + " (is another node running? set node.listen_port)");
+  };
+  if (!port) {
+    abort_start();
+    return make_error(
+      ec::unavailable,
+      "cannot listen on " + n.listen_host + ":" + std::to_string(n.listen_port)
+        + ": " + describe(port.error())
+        + " (is another node running? use --listen or node.listen_port)");
   }
   p.port = *port;
   node_record self;
@@ -146,9 +153,11 @@ caf::error runtime::start() {
   self.pid = getpid();
   self.started_at = now();
   self.lease_expires_at = self.started_at + n.lease;
-  if (auto err = (*master_db)->upsert_node(self))
+  if (auto err = (*master_db)->upsert_node(self)) {
+    abort_start();
     return make_error(ec::store_failure,
                       "cannot register the node: " + describe(err));
+  }
   node_settings settings;
   settings.cluster = p.cfg;
   settings.self = self;

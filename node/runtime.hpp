@@ -30,15 +30,15 @@ public:
   template <class H>
   caf::expected<job_id> once_now(value_map data = {},
                                  schedule_options opts = {}) {
-    return one(make_spec(std::string{H::name}, std::move(data),
-                         std::move(opts)));
+    return one(
+      make_spec(std::string{H::name}, std::move(data), std::move(opts)));
   }
 
   template <class H>
   caf::expected<job_id> once_at(timestamp at, value_map data = {},
                                 schedule_options opts = {}) {
-    auto spec = make_spec(std::string{H::name}, std::move(data),
-                          std::move(opts));
+    auto spec
+      = make_spec(std::string{H::name}, std::move(data), std::move(opts));
     spec.run_at = at;
     return one(std::move(spec));
   }
@@ -46,8 +46,8 @@ public:
   template <class H>
   caf::expected<job_id> once_after(duration delay, value_map data = {},
                                    schedule_options opts = {}) {
-    auto spec = make_spec(std::string{H::name}, std::move(data),
-                          std::move(opts));
+    auto spec
+      = make_spec(std::string{H::name}, std::move(data), std::move(opts));
     spec.after = delay;
     return one(std::move(spec));
   }

@@ -47,9 +47,9 @@ struct flaky {
     auto n = get_if<int64_t>(ctx.data(), "fail_times");
     auto fail_times = n ? *n : 2;
     if (ctx.attempt() <= fail_times)
-      throw std::runtime_error("failing attempt " + std::to_string(ctx.attempt())
-                               + " of " + std::to_string(fail_times)
-                               + " on purpose");
+      throw std::runtime_error("failing attempt "
+                               + std::to_string(ctx.attempt()) + " of "
+                               + std::to_string(fail_times) + " on purpose");
     ctx.log("succeeded on attempt " + std::to_string(ctx.attempt()));
   }
 };

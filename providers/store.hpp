@@ -77,8 +77,8 @@ public:
   virtual caf::expected<std::vector<job>> list_jobs(const job_filter& f) = 0;
 
   /// A job's attempts, oldest first.
-  virtual caf::expected<std::vector<attempt>>
-  list_attempts(const job_id& id) = 0;
+  virtual caf::expected<std::vector<attempt>> list_attempts(const job_id& id)
+    = 0;
 
   /// Applies the writes in one transaction. Each applies only if the stored
   /// version equals its `expected_version` (fencing); the result says, per
@@ -92,7 +92,8 @@ public:
   /// Returns the assigned jobs in their new state.
   virtual caf::expected<std::vector<job>>
   assign_held_jobs(timestamp horizon, uint32_t limit,
-                   const bucket_router& route) = 0;
+                   const bucket_router& route)
+    = 0;
 
   /// Number of jobs per status (for `jobs list` summaries and benchmarks).
   virtual caf::expected<std::map<job_status, uint64_t>> count_by_status() = 0;
@@ -105,7 +106,8 @@ public:
   /// Extends a node's lease. False when the row is gone: the cluster has
   /// declared the node dead and it must stop acting (self-fencing).
   virtual caf::expected<bool> renew_node(std::string_view node_id,
-                                         timestamp lease_expires_at) = 0;
+                                         timestamp lease_expires_at)
+    = 0;
 
   /// Removes a node and its buckets (graceful leave). Jobs still live in
   /// those buckets return to held_on_master, as in a rescue (a processing
@@ -118,8 +120,8 @@ public:
   virtual caf::error upsert_buckets(const std::vector<bucket_record>& xs) = 0;
 
   /// Buckets whose node's lease has not expired at `now`.
-  virtual caf::expected<std::vector<bucket_record>>
-  live_buckets(timestamp now) = 0;
+  virtual caf::expected<std::vector<bucket_record>> live_buckets(timestamp now)
+    = 0;
 
   /// Rescue after a crash: every node whose lease expired before `now` is
   /// removed with its buckets, and each of their jobs that is still live
@@ -145,7 +147,8 @@ public:
   /// to `due_by + job.timeout + grace` (version + 1), in one transaction.
   virtual caf::expected<std::vector<job>>
   claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
-                    uint32_t limit, duration grace) = 0;
+                    uint32_t limit, duration grace)
+    = 0;
 
   /// Fenced result writes, as `master_store::write_jobs`.
   virtual caf::expected<std::vector<bool>>

@@ -37,87 +37,87 @@ namespace {
 
 /// Migration N is `migrations[N - 1]`; append only, never edit a shipped one.
 constexpr const char* migrations[] = {
-    // 1: the initial schema.
-    "CREATE TABLE IF NOT EXISTS jm_jobs ("
-    " id BLOB NOT NULL PRIMARY KEY,"
-    " handler TEXT NOT NULL,"
-    " status INTEGER NOT NULL,"
-    " priority INTEGER NOT NULL,"
-    " source INTEGER NOT NULL,"
-    " lane TEXT NOT NULL DEFAULT '',"
-    " original_scheduled_at INTEGER NOT NULL,"
-    " scheduled_at INTEGER NOT NULL,"
-    " created_at INTEGER NOT NULL,"
-    " timeout_us INTEGER NOT NULL,"
-    " max_retries INTEGER NOT NULL,"
-    " failure_count INTEGER NOT NULL,"
-    " data BLOB,"
-    " metadata BLOB,"
-    " recurring_schedule_id BLOB,"
-    " bucket_id TEXT NOT NULL DEFAULT '',"
-    " worker_id TEXT NOT NULL DEFAULT '',"
-    " process_deadline INTEGER,"
-    " version INTEGER NOT NULL);"
-    // Look-ahead assignment, list_jobs by status, count_by_status.
-    "CREATE INDEX IF NOT EXISTS jm_jobs_status_sched"
-    " ON jm_jobs (status, scheduled_at, id);"
-    // Claims and the rescue of a dead node's buckets.
-    "CREATE INDEX IF NOT EXISTS jm_jobs_bucket"
-    " ON jm_jobs (bucket_id, status, scheduled_at, id);"
-    // The deadline sweep: only live placed jobs, so that finished jobs that
-    // kept their last deadline do not pile up in it.
-    "CREATE INDEX IF NOT EXISTS jm_jobs_deadline ON jm_jobs (process_deadline)"
-    " WHERE process_deadline IS NOT NULL AND status IN " JM_LIVE_PLACED ";"
-    "CREATE TABLE IF NOT EXISTS jm_attempts ("
-    " job_id BLOB NOT NULL,"
-    " number INTEGER NOT NULL,"
-    " worker_id TEXT NOT NULL DEFAULT '',"
-    " started_at INTEGER NOT NULL,"
-    " ended_at INTEGER NOT NULL,"
-    " outcome INTEGER NOT NULL,"
-    " error TEXT NOT NULL DEFAULT '',"
-    " PRIMARY KEY (job_id, number)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS jm_nodes ("
-    " node_id TEXT NOT NULL PRIMARY KEY,"
-    " host TEXT NOT NULL,"
-    " port INTEGER NOT NULL,"
-    " pid INTEGER NOT NULL,"
-    " started_at INTEGER NOT NULL,"
-    " lease_expires_at INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS jm_buckets ("
-    " bucket_id TEXT NOT NULL PRIMARY KEY,"
-    " worker_id TEXT NOT NULL,"
-    " node_id TEXT NOT NULL,"
-    " priority INTEGER NOT NULL,"
-    " lane TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS jm_buckets_node ON jm_buckets (node_id);",
+  // 1: the initial schema.
+  "CREATE TABLE IF NOT EXISTS jm_jobs ("
+  " id BLOB NOT NULL PRIMARY KEY,"
+  " handler TEXT NOT NULL,"
+  " status INTEGER NOT NULL,"
+  " priority INTEGER NOT NULL,"
+  " source INTEGER NOT NULL,"
+  " lane TEXT NOT NULL DEFAULT '',"
+  " original_scheduled_at INTEGER NOT NULL,"
+  " scheduled_at INTEGER NOT NULL,"
+  " created_at INTEGER NOT NULL,"
+  " timeout_us INTEGER NOT NULL,"
+  " max_retries INTEGER NOT NULL,"
+  " failure_count INTEGER NOT NULL,"
+  " data BLOB,"
+  " metadata BLOB,"
+  " recurring_schedule_id BLOB,"
+  " bucket_id TEXT NOT NULL DEFAULT '',"
+  " worker_id TEXT NOT NULL DEFAULT '',"
+  " process_deadline INTEGER,"
+  " version INTEGER NOT NULL);"
+  // Look-ahead assignment, list_jobs by status, count_by_status.
+  "CREATE INDEX IF NOT EXISTS jm_jobs_status_sched"
+  " ON jm_jobs (status, scheduled_at, id);"
+  // Claims and the rescue of a dead node's buckets.
+  "CREATE INDEX IF NOT EXISTS jm_jobs_bucket"
+  " ON jm_jobs (bucket_id, status, scheduled_at, id);"
+  // The deadline sweep: only live placed jobs, so that finished jobs that
+  // kept their last deadline do not pile up in it.
+  "CREATE INDEX IF NOT EXISTS jm_jobs_deadline ON jm_jobs (process_deadline)"
+  " WHERE process_deadline IS NOT NULL AND status IN " JM_LIVE_PLACED ";"
+  "CREATE TABLE IF NOT EXISTS jm_attempts ("
+  " job_id BLOB NOT NULL,"
+  " number INTEGER NOT NULL,"
+  " worker_id TEXT NOT NULL DEFAULT '',"
+  " started_at INTEGER NOT NULL,"
+  " ended_at INTEGER NOT NULL,"
+  " outcome INTEGER NOT NULL,"
+  " error TEXT NOT NULL DEFAULT '',"
+  " PRIMARY KEY (job_id, number)) WITHOUT ROWID;"
+  "CREATE TABLE IF NOT EXISTS jm_nodes ("
+  " node_id TEXT NOT NULL PRIMARY KEY,"
+  " host TEXT NOT NULL,"
+  " port INTEGER NOT NULL,"
+  " pid INTEGER NOT NULL,"
+  " started_at INTEGER NOT NULL,"
+  " lease_expires_at INTEGER NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS jm_buckets ("
+  " bucket_id TEXT NOT NULL PRIMARY KEY,"
+  " worker_id TEXT NOT NULL,"
+  " node_id TEXT NOT NULL,"
+  " priority INTEGER NOT NULL,"
+  " lane TEXT NOT NULL DEFAULT '');"
+  "CREATE INDEX IF NOT EXISTS jm_buckets_node ON jm_buckets (node_id);",
 };
 
-constexpr int latest_schema_version =
-    static_cast<int>(sizeof(migrations) / sizeof(migrations[0]));
+constexpr int latest_schema_version
+  = static_cast<int>(sizeof(migrations) / sizeof(migrations[0]));
 
 constexpr const char* sql_begin = "BEGIN IMMEDIATE";
 constexpr const char* sql_commit = "COMMIT";
 constexpr const char* sql_rollback = "ROLLBACK";
 
-constexpr const char* sql_schema_version =
-    "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+constexpr const char* sql_schema_version
+  = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
 
-constexpr const char* sql_insert_job =
-    "INSERT INTO jm_jobs (" JM_JOB_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+constexpr const char* sql_insert_job
+  = "INSERT INTO jm_jobs (" JM_JOB_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
     "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
     "ON CONFLICT (id) DO NOTHING";
 
-constexpr const char* sql_get_job =
-    "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE id = ?1";
+constexpr const char* sql_get_job
+  = "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE id = ?1";
 
-constexpr const char* sql_list_attempts =
-    "SELECT " JM_ATTEMPT_COLUMNS " FROM jm_attempts WHERE job_id = ?1 "
+constexpr const char* sql_list_attempts
+  = "SELECT " JM_ATTEMPT_COLUMNS " FROM jm_attempts WHERE job_id = ?1 "
     "ORDER BY number";
 
 // Parameters as in sql_insert_job; ?19 is the expected version.
-constexpr const char* sql_write_job =
-    "UPDATE jm_jobs SET handler = ?2, status = ?3, priority = ?4, source = ?5, "
+constexpr const char* sql_write_job
+  = "UPDATE jm_jobs SET handler = ?2, status = ?3, priority = ?4, source = ?5, "
     "lane = ?6, original_scheduled_at = ?7, scheduled_at = ?8, created_at = "
     "?9, "
     "timeout_us = ?10, max_retries = ?11, failure_count = ?12, data = ?13, "
@@ -126,86 +126,86 @@ constexpr const char* sql_write_job =
     "WHERE id = ?1 AND version = ?19";
 
 // Numbers the attempt max + 1 within the same statement.
-constexpr const char* sql_insert_attempt =
-    "INSERT INTO jm_attempts (" JM_ATTEMPT_COLUMNS ") "
+constexpr const char* sql_insert_attempt
+  = "INSERT INTO jm_attempts (" JM_ATTEMPT_COLUMNS ") "
     "SELECT ?1, COALESCE(MAX(number), 0) + 1, ?2, ?3, ?4, ?5, ?6 "
     "FROM jm_attempts WHERE job_id = ?1";
 
-constexpr const char* sql_quarantine_job =
-    "UPDATE jm_jobs SET status = 7, bucket_id = '', worker_id = '', "
+constexpr const char* sql_quarantine_job
+  = "UPDATE jm_jobs SET status = 7, bucket_id = '', worker_id = '', "
     "process_deadline = NULL, version = version + 1 WHERE id = ?1";
 
-constexpr const char* sql_select_held =
-    "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE status = 2 "
+constexpr const char* sql_select_held
+  = "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE status = 2 "
     "AND scheduled_at <= ?1 ORDER BY scheduled_at, id LIMIT ?2";
 
-constexpr const char* sql_assign_job =
-    "UPDATE jm_jobs SET status = 3, bucket_id = ?2, worker_id = ?3, "
+constexpr const char* sql_assign_job
+  = "UPDATE jm_jobs SET status = 3, bucket_id = ?2, worker_id = ?3, "
     "process_deadline = NULL, version = version + 1 "
     "WHERE id = ?1 AND status = 2";
 
-constexpr const char* sql_count_by_status =
-    "SELECT status, COUNT(*) FROM jm_jobs GROUP BY status";
+constexpr const char* sql_count_by_status
+  = "SELECT status, COUNT(*) FROM jm_jobs GROUP BY status";
 
-constexpr const char* sql_upsert_node =
-    "INSERT INTO jm_nodes (node_id, host, port, pid, started_at, "
+constexpr const char* sql_upsert_node
+  = "INSERT INTO jm_nodes (node_id, host, port, pid, started_at, "
     "lease_expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
     "ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, "
     "port = excluded.port, pid = excluded.pid, "
     "started_at = excluded.started_at, "
     "lease_expires_at = excluded.lease_expires_at";
 
-constexpr const char* sql_renew_node =
-    "UPDATE jm_nodes SET lease_expires_at = ?2 WHERE node_id = ?1";
+constexpr const char* sql_renew_node
+  = "UPDATE jm_nodes SET lease_expires_at = ?2 WHERE node_id = ?1";
 
-constexpr const char* sql_delete_node_buckets =
-    "DELETE FROM jm_buckets WHERE node_id = ?1";
+constexpr const char* sql_delete_node_buckets
+  = "DELETE FROM jm_buckets WHERE node_id = ?1";
 
-constexpr const char* sql_delete_node =
-    "DELETE FROM jm_nodes WHERE node_id = ?1";
+constexpr const char* sql_delete_node
+  = "DELETE FROM jm_nodes WHERE node_id = ?1";
 
-constexpr const char* sql_list_nodes =
-    "SELECT node_id, host, port, pid, started_at, lease_expires_at "
+constexpr const char* sql_list_nodes
+  = "SELECT node_id, host, port, pid, started_at, lease_expires_at "
     "FROM jm_nodes ORDER BY node_id";
 
-constexpr const char* sql_upsert_bucket =
-    "INSERT INTO jm_buckets (bucket_id, worker_id, node_id, priority, lane) "
+constexpr const char* sql_upsert_bucket
+  = "INSERT INTO jm_buckets (bucket_id, worker_id, node_id, priority, lane) "
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (bucket_id) DO UPDATE SET "
     "worker_id = excluded.worker_id, node_id = excluded.node_id, "
     "priority = excluded.priority, lane = excluded.lane";
 
-constexpr const char* sql_live_buckets =
-    "SELECT b.bucket_id, b.worker_id, b.node_id, b.priority, b.lane "
+constexpr const char* sql_live_buckets
+  = "SELECT b.bucket_id, b.worker_id, b.node_id, b.priority, b.lane "
     "FROM jm_buckets b JOIN jm_nodes n ON n.node_id = b.node_id "
     "WHERE n.lease_expires_at > ?1 ORDER BY b.bucket_id";
 
 // A node is dead once it is no longer alive (its lease is not in the future).
-constexpr const char* sql_dead_nodes =
-    "SELECT node_id FROM jm_nodes WHERE lease_expires_at <= ?1 "
+constexpr const char* sql_dead_nodes
+  = "SELECT node_id FROM jm_nodes WHERE lease_expires_at <= ?1 "
     "ORDER BY node_id";
 
-constexpr const char* sql_rescue_lost_attempts =
-    "INSERT INTO jm_attempts (" JM_ATTEMPT_COLUMNS ") "
+constexpr const char* sql_rescue_lost_attempts
+  = "INSERT INTO jm_attempts (" JM_ATTEMPT_COLUMNS ") "
     "SELECT j.id, (SELECT COALESCE(MAX(a.number), 0) + 1 FROM jm_attempts a "
     "WHERE a.job_id = j.id), j.worker_id, ?2, ?2, 4, ?3 FROM jm_jobs j "
     "WHERE j.status = 4 AND j.bucket_id IN "
     "(SELECT bucket_id FROM jm_buckets WHERE node_id = ?1)";
 
-constexpr const char* sql_rescue_jobs =
-    "UPDATE jm_jobs SET status = 2, bucket_id = '', worker_id = '', "
+constexpr const char* sql_rescue_jobs
+  = "UPDATE jm_jobs SET status = 2, bucket_id = '', worker_id = '', "
     "process_deadline = NULL, version = version + 1 "
     "WHERE status IN " JM_LIVE_PLACED " AND bucket_id IN "
     "(SELECT bucket_id FROM jm_buckets WHERE node_id = ?1) "
     "RETURNING " JM_JOB_COLUMNS;
 
-constexpr const char* sql_sweep_deadlines =
-    "UPDATE jm_jobs INDEXED BY jm_jobs_deadline SET status = 2, "
+constexpr const char* sql_sweep_deadlines
+  = "UPDATE jm_jobs INDEXED BY jm_jobs_deadline SET status = 2, "
     "bucket_id = '', worker_id = '', process_deadline = NULL, "
     "version = version + 1 WHERE process_deadline IS NOT NULL "
     "AND process_deadline < ?1 AND status IN " JM_LIVE_PLACED;
 
-constexpr const char* sql_claim =
-    "UPDATE jm_jobs SET status = 6, "
+constexpr const char* sql_claim
+  = "UPDATE jm_jobs SET status = 6, "
     // ?3 = due_by + grace, ?5 = the room left above ?3 in an INTEGER: the
     // deadline saturates instead of overflowing into a REAL.
     "process_deadline = CASE WHEN timeout_us > ?5 THEN 9223372036854775807 "
@@ -225,7 +225,8 @@ caf::error bad_job(const job_id& id, std::string what) {
   return malformed("job " + to_string(id) + ": " + std::move(what));
 }
 
-template <class F> auto guarded(std::string_view op, F&& f) -> decltype(f()) {
+template <class F>
+auto guarded(std::string_view op, F&& f) -> decltype(f()) {
   try {
     return f();
   } catch (const std::exception& e) {
@@ -239,13 +240,21 @@ template <class F> auto guarded(std::string_view op, F&& f) -> decltype(f()) {
 
 // -- enum checks --------------------------------------------------------------
 
-bool valid_status(int64_t x) { return x >= 1 && x <= 8; }
+bool valid_status(int64_t x) {
+  return x >= 1 && x <= 8;
+}
 
-bool valid_priority(int64_t x) { return x >= 1 && x <= num_priorities; }
+bool valid_priority(int64_t x) {
+  return x >= 1 && x <= num_priorities;
+}
 
-bool valid_source(int64_t x) { return x >= 1 && x <= 3; }
+bool valid_source(int64_t x) {
+  return x >= 1 && x <= 3;
+}
 
-bool valid_outcome(int64_t x) { return x >= 1 && x <= 4; }
+bool valid_outcome(int64_t x) {
+  return x >= 1 && x <= 4;
+}
 
 /// Rejects jobs that would be written as rows that cannot be read back.
 caf::error check_job(const job& x) {
@@ -256,11 +265,11 @@ caf::error check_job(const job& x) {
   if (!valid_status(static_cast<int64_t>(x.status)))
     return bad("invalid status " + std::to_string(static_cast<int>(x.status)));
   if (!valid_priority(static_cast<int64_t>(x.priority)))
-    return bad("invalid priority " +
-               std::to_string(static_cast<int>(x.priority)));
+    return bad("invalid priority "
+               + std::to_string(static_cast<int>(x.priority)));
   if (!valid_source(static_cast<int64_t>(x.source)))
-    return bad("invalid trigger source " +
-               std::to_string(static_cast<int>(x.source)));
+    return bad("invalid trigger source "
+               + std::to_string(static_cast<int>(x.source)));
   return {};
 }
 
@@ -366,16 +375,16 @@ bool column_int(sqlite3_stmt* s, int col, int64_t& out) {
 }
 
 bool column_uuid(sqlite3_stmt* s, int col, uuid& out) {
-  if (sqlite3_column_type(s, col) != SQLITE_BLOB ||
-      sqlite3_column_bytes(s, col) != 16)
+  if (sqlite3_column_type(s, col) != SQLITE_BLOB
+      || sqlite3_column_bytes(s, col) != 16)
     return false;
   std::memcpy(out.bytes.data(), sqlite3_column_blob(s, col), 16);
   return true;
 }
 
 bool fits_int32(int64_t x) {
-  return x >= std::numeric_limits<int32_t>::min() &&
-         x <= std::numeric_limits<int32_t>::max();
+  return x >= std::numeric_limits<int32_t>::min()
+         && x <= std::numeric_limits<int32_t>::max();
 }
 
 caf::expected<value_map> column_map(sqlite3_stmt* s, int col) {
@@ -397,9 +406,9 @@ caf::expected<job> read_job(sqlite3_stmt* s) {
   job x;
   if (!column_uuid(s, 0, x.id)) {
     if (sqlite3_column_type(s, 0) == SQLITE_BLOB)
-      return malformed("a job row has an id of " +
-                       std::to_string(sqlite3_column_bytes(s, 0)) +
-                       " bytes instead of 16");
+      return malformed("a job row has an id of "
+                       + std::to_string(sqlite3_column_bytes(s, 0))
+                       + " bytes instead of 16");
     return malformed("a job row has an id that is not a BLOB");
   }
   int64_t n = 0;
@@ -739,17 +748,17 @@ caf::error quarantine(impl& d, std::string_view op,
     return note.error();
   auto t = to_micros(jm::now());
   for (auto& row : bad) {
-    auto rc = sqlite3_bind_blob(*fail_job, 1, row.id.data(),
-                                static_cast<int>(row.id.size()),
-                                SQLITE_TRANSIENT);
+    auto rc
+      = sqlite3_bind_blob(*fail_job, 1, row.id.data(),
+                          static_cast<int>(row.id.size()), SQLITE_TRANSIENT);
     if (rc != SQLITE_OK) {
       sqlite3_reset(*fail_job);
       return bind_failed(d, op, rc);
     }
     if (auto err = d.run(*fail_job, op))
       return err;
-    auto text = "the stored job could not be decoded and was set aside: "
-                + row.why;
+    auto text
+      = "the stored job could not be decoded and was set aside: " + row.why;
     sqlite3_bind_blob(*note, 1, row.id.data(), static_cast<int>(row.id.size()),
                       SQLITE_TRANSIENT);
     sqlite3_bind_text(*note, 2, "store", -1, SQLITE_STATIC);
@@ -777,9 +786,9 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
     if (auto err = check_job(w.job))
       return err;
     if (w.attempt && !valid_outcome(static_cast<int64_t>(w.attempt->outcome)))
-      return make_error(ec::invalid_argument, "sqlite: job " +
-                                                  to_string(w.job.id) +
-                                                  ": invalid attempt outcome");
+      return make_error(ec::invalid_argument, "sqlite: job "
+                                                + to_string(w.job.id)
+                                                + ": invalid attempt outcome");
   }
   result.reserve(writes.size());
   transaction tx{d};
@@ -833,7 +842,9 @@ sqlite_store::sqlite_store(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {}
 
 sqlite_store::~sqlite_store() = default;
 
-const std::string& sqlite_store::path() const { return impl_->path; }
+const std::string& sqlite_store::path() const {
+  return impl_->path;
+}
 
 caf::expected<std::unique_ptr<sqlite_store>>
 sqlite_store::open(const std::string& path, bool full_sync) {
@@ -841,12 +852,12 @@ sqlite_store::open(const std::string& path, bool full_sync) {
     auto d = std::make_unique<impl>();
     d->path = path;
     d->full_sync = full_sync;
-    auto flags =
-        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    auto flags
+      = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     auto rc = sqlite3_open_v2(path.c_str(), &d->db, flags, nullptr);
     if (rc != SQLITE_OK) {
-      std::string msg =
-          d->db != nullptr ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc);
+      std::string msg
+        = d->db != nullptr ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc);
       return make_error(ec::store_failure, "sqlite: open " + path + ": " + msg);
     }
     sqlite3_busy_timeout(d->db, 5000);
@@ -900,17 +911,17 @@ caf::error sqlite_store::migrate() {
       return current.error();
     if (*current > latest_schema_version)
       return make_error(ec::store_failure,
-                        "sqlite: migrate: the database has schema version " +
-                            std::to_string(*current) +
-                            ", newer than the supported " +
-                            std::to_string(latest_schema_version));
+                        "sqlite: migrate: the database has schema version "
+                          + std::to_string(*current)
+                          + ", newer than the supported "
+                          + std::to_string(latest_schema_version));
     for (int v = *current + 1; v <= latest_schema_version; ++v) {
       auto op = "migrate: version " + std::to_string(v);
       if (auto err = d.exec(migrations[v - 1], op))
         return err;
-      auto sql = "INSERT INTO schema_version (version, applied_at) VALUES (" +
-                 std::to_string(v) + ", " + std::to_string(to_micros(now())) +
-                 ")";
+      auto sql = "INSERT INTO schema_version (version, applied_at) VALUES ("
+                 + std::to_string(v) + ", " + std::to_string(to_micros(now()))
+                 + ")";
       if (auto err = d.exec(sql.c_str(), op))
         return err;
     }
@@ -983,8 +994,8 @@ caf::expected<std::vector<job>> sqlite_store::list_jobs(const job_filter& f) {
       auto n = static_cast<int>(x);
       if (!valid_status(n))
         return make_error(ec::invalid_argument,
-                          "sqlite: list_jobs: invalid status " +
-                              std::to_string(n));
+                          "sqlite: list_jobs: invalid status "
+                            + std::to_string(n));
       statuses.push_back(n);
     }
     std::sort(statuses.begin(), statuses.end());
@@ -1130,32 +1141,30 @@ sqlite_store::assign_held_jobs(timestamp horizon, uint32_t limit,
 }
 
 caf::expected<std::map<job_status, uint64_t>> sqlite_store::count_by_status() {
-  return guarded("count_by_status",
-                 [&]() -> caf::expected<std::map<job_status, uint64_t>> {
-                   constexpr std::string_view op = "count_by_status";
-                   auto& d = *impl_;
-                   auto s = d.prepare(sql_count_by_status, op);
-                   if (!s)
-                     return s.error();
-                   stmt_guard guard{*s};
-                   std::map<job_status, uint64_t> result;
-                   for (;;) {
-                     auto rc = sqlite3_step(*s);
-                     if (rc == SQLITE_DONE)
-                       return result;
-                     if (rc != SQLITE_ROW)
-                       return d.fail(op, rc);
-                     int64_t status = 0;
-                     if (!column_int(*s, 0, status) || !valid_status(status))
-                       return malformed(
-                           "count_by_status: " +
-                           std::to_string(sqlite3_column_int64(*s, 1)) +
-                           " job rows have the invalid status '" +
-                           column_text(*s, 0) + "'");
-                     result[static_cast<job_status>(status)] =
-                         static_cast<uint64_t>(sqlite3_column_int64(*s, 1));
-                   }
-                 });
+  return guarded(
+    "count_by_status", [&]() -> caf::expected<std::map<job_status, uint64_t>> {
+      constexpr std::string_view op = "count_by_status";
+      auto& d = *impl_;
+      auto s = d.prepare(sql_count_by_status, op);
+      if (!s)
+        return s.error();
+      stmt_guard guard{*s};
+      std::map<job_status, uint64_t> result;
+      for (;;) {
+        auto rc = sqlite3_step(*s);
+        if (rc == SQLITE_DONE)
+          return result;
+        if (rc != SQLITE_ROW)
+          return d.fail(op, rc);
+        int64_t status = 0;
+        if (!column_int(*s, 0, status) || !valid_status(status))
+          return malformed(
+            "count_by_status: " + std::to_string(sqlite3_column_int64(*s, 1))
+            + " job rows have the invalid status '" + column_text(*s, 0) + "'");
+        result[static_cast<job_status>(status)]
+          = static_cast<uint64_t>(sqlite3_column_int64(*s, 1));
+      }
+    });
 }
 
 // -- membership ---------------------------------------------------------------
@@ -1260,38 +1269,37 @@ caf::error sqlite_store::remove_node(std::string_view node_id) {
 
 caf::expected<std::vector<node_record>> sqlite_store::list_nodes() {
   return guarded(
-      "list_nodes", [&]() -> caf::expected<std::vector<node_record>> {
-        constexpr std::string_view op = "list_nodes";
-        auto& d = *impl_;
-        auto s = d.prepare(sql_list_nodes, op);
-        if (!s)
-          return s.error();
-        stmt_guard guard{*s};
-        auto read = [](sqlite3_stmt* s) -> caf::expected<node_record> {
-          node_record x;
-          x.node_id = column_text(s, 0);
-          x.host = column_text(s, 1);
-          int64_t n = 0;
-          if (!column_int(s, 2, n) || n < 0 || n > 65535)
-            return malformed("node " + x.node_id + ": invalid port");
-          x.port = static_cast<uint16_t>(n);
-          if (!column_int(s, 3, n))
-            return malformed("node " + x.node_id + ": invalid pid");
-          x.pid = n;
-          if (!column_int(s, 4, n))
-            return malformed("node " + x.node_id + ": invalid started_at");
-          x.started_at = from_micros(n);
-          if (!column_int(s, 5, n))
-            return malformed("node " + x.node_id +
-                             ": invalid lease_expires_at");
-          x.lease_expires_at = from_micros(n);
-          return x;
-        };
-        std::vector<node_record> result;
-        if (auto err = read_all(d, *s, op, read, result))
-          return err;
-        return result;
-      });
+    "list_nodes", [&]() -> caf::expected<std::vector<node_record>> {
+      constexpr std::string_view op = "list_nodes";
+      auto& d = *impl_;
+      auto s = d.prepare(sql_list_nodes, op);
+      if (!s)
+        return s.error();
+      stmt_guard guard{*s};
+      auto read = [](sqlite3_stmt* s) -> caf::expected<node_record> {
+        node_record x;
+        x.node_id = column_text(s, 0);
+        x.host = column_text(s, 1);
+        int64_t n = 0;
+        if (!column_int(s, 2, n) || n < 0 || n > 65535)
+          return malformed("node " + x.node_id + ": invalid port");
+        x.port = static_cast<uint16_t>(n);
+        if (!column_int(s, 3, n))
+          return malformed("node " + x.node_id + ": invalid pid");
+        x.pid = n;
+        if (!column_int(s, 4, n))
+          return malformed("node " + x.node_id + ": invalid started_at");
+        x.started_at = from_micros(n);
+        if (!column_int(s, 5, n))
+          return malformed("node " + x.node_id + ": invalid lease_expires_at");
+        x.lease_expires_at = from_micros(n);
+        return x;
+      };
+      std::vector<node_record> result;
+      if (auto err = read_all(d, *s, op, read, result))
+        return err;
+      return result;
+    });
 }
 
 caf::error sqlite_store::upsert_buckets(const std::vector<bucket_record>& xs) {
@@ -1301,9 +1309,8 @@ caf::error sqlite_store::upsert_buckets(const std::vector<bucket_record>& xs) {
       return {};
     for (auto& x : xs)
       if (!valid_priority(static_cast<int64_t>(x.priority)))
-        return make_error(ec::invalid_argument, "sqlite: bucket " +
-                                                    x.bucket_id +
-                                                    ": invalid priority");
+        return make_error(ec::invalid_argument, "sqlite: bucket " + x.bucket_id
+                                                  + ": invalid priority");
     auto& d = *impl_;
     transaction tx{d};
     if (auto err = tx.begin(op))
@@ -1332,34 +1339,34 @@ caf::error sqlite_store::upsert_buckets(const std::vector<bucket_record>& xs) {
 caf::expected<std::vector<bucket_record>>
 sqlite_store::live_buckets(timestamp now) {
   return guarded(
-      "live_buckets", [&]() -> caf::expected<std::vector<bucket_record>> {
-        constexpr std::string_view op = "live_buckets";
-        auto& d = *impl_;
-        auto s = d.prepare(sql_live_buckets, op);
-        if (!s)
-          return s.error();
-        stmt_guard guard{*s};
-        binder b{*s};
-        b.timestamp(1, now);
-        if (b.rc != SQLITE_OK)
-          return bind_failed(d, op, b.rc);
-        auto read = [](sqlite3_stmt* s) -> caf::expected<bucket_record> {
-          bucket_record x;
-          x.bucket_id = column_text(s, 0);
-          x.worker_id = column_text(s, 1);
-          x.node_id = column_text(s, 2);
-          int64_t n = 0;
-          if (!column_int(s, 3, n) || !valid_priority(n))
-            return malformed("bucket " + x.bucket_id + ": invalid priority");
-          x.priority = static_cast<jm::priority>(n);
-          x.lane = column_text(s, 4);
-          return x;
-        };
-        std::vector<bucket_record> result;
-        if (auto err = read_all(d, *s, op, read, result))
-          return err;
-        return result;
-      });
+    "live_buckets", [&]() -> caf::expected<std::vector<bucket_record>> {
+      constexpr std::string_view op = "live_buckets";
+      auto& d = *impl_;
+      auto s = d.prepare(sql_live_buckets, op);
+      if (!s)
+        return s.error();
+      stmt_guard guard{*s};
+      binder b{*s};
+      b.timestamp(1, now);
+      if (b.rc != SQLITE_OK)
+        return bind_failed(d, op, b.rc);
+      auto read = [](sqlite3_stmt* s) -> caf::expected<bucket_record> {
+        bucket_record x;
+        x.bucket_id = column_text(s, 0);
+        x.worker_id = column_text(s, 1);
+        x.node_id = column_text(s, 2);
+        int64_t n = 0;
+        if (!column_int(s, 3, n) || !valid_priority(n))
+          return malformed("bucket " + x.bucket_id + ": invalid priority");
+        x.priority = static_cast<jm::priority>(n);
+        x.lane = column_text(s, 4);
+        return x;
+      };
+      std::vector<bucket_record> result;
+      if (auto err = read_all(d, *s, op, read, result))
+        return err;
+      return result;
+    });
 }
 
 caf::expected<std::vector<job>> sqlite_store::rescue_dead_nodes(timestamp now) {

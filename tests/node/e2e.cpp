@@ -112,8 +112,8 @@ struct fixture {
   }
 
   /// Waits until the job is final; returns its detail.
-  job_detail await_final(const job_id& id, std::chrono::milliseconds timeout
-                                           = 20s) {
+  job_detail await_final(const job_id& id,
+                         std::chrono::milliseconds timeout = 20s) {
     auto c = client();
     job_detail d;
     bool ok = jm::test::eventually(
@@ -123,8 +123,8 @@ struct fixture {
       },
       timeout);
     if (!ok)
-      FAIL("job " << to_string(id) << " still "
-                  << to_string(d.job.status) << "; log: " << log_tail());
+      FAIL("job " << to_string(id) << " still " << to_string(d.job.status)
+                  << "; log: " << log_tail());
     return d;
   }
 
@@ -169,10 +169,9 @@ TEST(a job scheduled through the cli runs and is recorded) {
 TEST(schedule options reach the job) {
   start_node();
   auto id = schedule({"hello", "--after", "300ms", "--priority", "high",
-                      "--lane", "reports", "--timeout", "10s",
-                      "--max-retries", "5", "--metadata", "team=ops",
-                      "--metadata", "n:int=3", "--data", "raw:bytes=00ff10",
-                      "--data", "ok:bool=true"});
+                      "--lane", "reports", "--timeout", "10s", "--max-retries",
+                      "5", "--metadata", "team=ops", "--metadata", "n:int=3",
+                      "--data", "raw:bytes=00ff10", "--data", "ok:bool=true"});
   auto d = await_final(id);
   CHECK_EQUAL(d.job.status, job_status::succeeded);
   CHECK_EQUAL(d.job.priority, priority::high);
@@ -220,8 +219,8 @@ TEST(failures retry with backoff until they succeed or run out) {
 
 TEST(a handler that ignores its timeout is abandoned) {
   start_node();
-  auto id = schedule({"stubborn", "--data", "ms:int=3000", "--timeout",
-                      "200ms", "--max-retries", "0"});
+  auto id = schedule({"stubborn", "--data", "ms:int=3000", "--timeout", "200ms",
+                      "--max-retries", "0"});
   auto d = await_final(id, 10s);
   CHECK_EQUAL(d.job.status, job_status::failed);
   REQUIRE_EQUAL(d.attempts.size(), 1u);
@@ -255,18 +254,18 @@ TEST(cancel and reschedule) {
   CHECK(r.err.find("can no longer be rescheduled") != std::string::npos);
 }
 
-TEST(bad input gets one clear line and a non-zero exit) {
+TEST(bad input gets one clear line and a non - zero exit) {
   start_node();
-  auto expect = [&](std::vector<std::string> args, int code,
-                    std::string needle) {
-    auto r = cli(args);
-    CHECK_EQUAL(r.exit_code, code);
-    CHECK(r.err.rfind("jobmaster: error: ", 0) == 0);
-    CHECK(r.err.find(needle) != std::string::npos);
-    CHECK_EQUAL(std::count(r.err.begin(), r.err.end(), '\n'), 1);
-    if (r.err.find(needle) == std::string::npos)
-      MESSAGE("stderr was: " << r.err);
-  };
+  auto expect
+    = [&](std::vector<std::string> args, int code, std::string needle) {
+        auto r = cli(args);
+        CHECK_EQUAL(r.exit_code, code);
+        CHECK(r.err.rfind("jobmaster: error: ", 0) == 0);
+        CHECK(r.err.find(needle) != std::string::npos);
+        CHECK_EQUAL(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+        if (r.err.find(needle) == std::string::npos)
+          MESSAGE("stderr was: " << r.err);
+      };
   expect({"schedule", "nosuch"}, 1, "unknown handler 'nosuch'");
   expect({"schedule", "hello", "--at", "tomorrow"}, 2, "invalid time");
   expect({"schedule", "hello", "--after", "5parsecs"}, 2, "invalid duration");
@@ -280,8 +279,9 @@ TEST(bad input gets one clear line and a non-zero exit) {
          1, "limit");
   expect({"jobs", "show", "not-an-id"}, 2, "invalid id");
   expect({"jobs", "show", to_string(uuid::random())}, 1, "no job with id");
-  auto r = jm::test::run({jobmaster, "jobs", "list", "--node",
-                          "127.0.0.1:" + std::to_string(jm::test::free_port())});
+  auto r
+    = jm::test::run({jobmaster, "jobs", "list", "--node",
+                     "127.0.0.1:" + std::to_string(jm::test::free_port())});
   CHECK_EQUAL(r.exit_code, 1);
   CHECK(r.err.find("cannot reach a jobmaster node") != std::string::npos);
   // Malformed bytes at the master: rejected, and the node keeps serving.
@@ -300,8 +300,8 @@ TEST(bad input gets one clear line and a non-zero exit) {
 TEST(a few hundred jobs each run exactly once) {
   start_node();
   auto file = dir / "runs.txt";
-  auto ids = schedule_many({"record", "--count", "300", "--data",
-                            "file=" + file.string()});
+  auto ids = schedule_many(
+    {"record", "--count", "300", "--data", "file=" + file.string()});
   REQUIRE_EQUAL(ids.size(), 300u);
   auto c = client();
   bool done = jm::test::eventually(
@@ -324,15 +324,15 @@ TEST(a few hundred jobs each run exactly once) {
     CHECK_EQUAL(n, 1);
 }
 
-TEST(after kill -9 every job still reaches a final state) {
+TEST(after kill - 9 every job still reaches a final state) {
   start_node();
   auto file = dir / "runs.txt";
   auto ids = schedule_many({"record", "--count", "300", "--data",
                             "file=" + file.string(), "--data", "ms:int=20"});
   REQUIRE_EQUAL(ids.size(), 300u);
   // Kill the node in the middle of the run.
-  REQUIRE(jm::test::eventually([&] { return recorded(file).size() >= 40; },
-                               20s, 5ms));
+  REQUIRE(jm::test::eventually([&] { return recorded(file).size() >= 40; }, 20s,
+                               5ms));
   auto status = node->stop(SIGKILL, 5s);
   CHECK(WIFSIGNALED(status));
   auto before = recorded(file).size();
@@ -374,8 +374,8 @@ TEST(sigterm drains gracefully and nothing is lost) {
   auto file = dir / "runs.txt";
   auto ids = schedule_many({"record", "--count", "200", "--data",
                             "file=" + file.string(), "--data", "ms:int=20"});
-  REQUIRE(jm::test::eventually([&] { return recorded(file).size() >= 20; },
-                               20s, 5ms));
+  REQUIRE(jm::test::eventually([&] { return recorded(file).size() >= 20; }, 20s,
+                               5ms));
   auto status = node->stop(SIGTERM, 15s);
   CHECK(WIFEXITED(status));
   CHECK_EQUAL(WEXITSTATUS(status), 0);
@@ -401,8 +401,8 @@ TEST(sigterm drains gracefully and nothing is lost) {
 TEST(an invalid config file stops the node before it starts) {
   auto write = [&](const std::string& text) {
     std::ofstream{dir / "bad.toml"} << text;
-    return jm::test::run({jobmaster, "node", "--config",
-                          (dir / "bad.toml").string()});
+    return jm::test::run(
+      {jobmaster, "node", "--config", (dir / "bad.toml").string()});
   };
   auto r = write("cluster_id = \"x\"\nuse_sqlite = \"" + (dir / "b.db").string()
                  + "\"\n[node]\nlisten_prot = 5\n");

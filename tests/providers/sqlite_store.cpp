@@ -28,9 +28,13 @@ namespace {
 
 const timestamp t0 = from_micros(1'700'000'000'000'000);
 
-std::string str(job_status x) { return std::string{to_string(x)}; }
+std::string str(job_status x) {
+  return std::string{to_string(x)};
+}
 
-std::string str(attempt_outcome x) { return std::string{to_string(x)}; }
+std::string str(attempt_outcome x) {
+  return std::string{to_string(x)};
+}
 
 job make_job(std::string handler, timestamp at,
              job_status status = job_status::held_on_master) {
@@ -128,9 +132,9 @@ struct fixture {
   std::unique_ptr<sqlite_store> store;
 
   fixture() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "jm-sqlite-test-XXXXXX")
-            .string();
+    std::string tmpl
+      = (std::filesystem::temp_directory_path() / "jm-sqlite-test-XXXXXX")
+          .string();
     if (mkdtemp(tmpl.data()) == nullptr)
       CAF_FAIL("mkdtemp failed");
     dir = tmpl;
@@ -319,8 +323,8 @@ TEST(list_jobs filters and orders) {
   f.statuses = {job_status::held_on_master};
   auto held = unbox(store->list_jobs(f));
   CHECK_EQUAL(held.size(), 3u);
-  f.statuses = {job_status::succeeded, job_status::failed,
-                job_status::succeeded};
+  f.statuses
+    = {job_status::succeeded, job_status::failed, job_status::succeeded};
   auto finished = unbox(store->list_jobs(f));
   REQUIRE_EQUAL(finished.size(), 2u);
   CHECK(finished[0].id == b.id);
@@ -382,8 +386,8 @@ TEST(write_jobs is fenced by version) {
   a.outcome = attempt_outcome::succeeded;
   auto unknown = make_job("ghost", t0);
   auto res = unbox(
-      store->write_jobs({job_write{x2, 1, std::nullopt}, job_write{stale, 0, a},
-                         job_write{unknown, 1, a}}));
+    store->write_jobs({job_write{x2, 1, std::nullopt}, job_write{stale, 0, a},
+                       job_write{unknown, 1, a}}));
   REQUIRE_EQUAL(res.size(), 3u);
   CHECK(res[0]);
   CHECK(!res[1]);
@@ -565,7 +569,7 @@ TEST(concurrent claims from two connections never overlap) {
   std::vector<job> xs;
   for (int i = 0; i < n; ++i)
     xs.push_back(
-        in_bucket(make_job("j", t0 + std::chrono::milliseconds{i}), "shared"));
+      in_bucket(make_job("j", t0 + std::chrono::milliseconds{i}), "shared"));
   insert(xs);
   auto claimer = [this](std::vector<job_id>& out, std::string& error) {
     auto s = sqlite_store::open(file);
@@ -627,7 +631,7 @@ TEST(nodes and live buckets) {
   CHECK_EQUAL(live[1].bucket_id, "a2");
   // Re-registering updates in place.
   require_ok(store->upsert_buckets(
-      {bucket_record{"a1", "w9", "alive", priority::high, "lane-x"}}));
+    {bucket_record{"a1", "w9", "alive", priority::high, "lane-x"}}));
   live = unbox(store->live_buckets(t0));
   REQUIRE_EQUAL(live.size(), 2u);
   CHECK_EQUAL(live[0].worker_id, "w9");
@@ -757,8 +761,8 @@ TEST(a corrupt row is malformed and set aside not a crash) {
   bad.data["k"] = std::string{"v"};
   insert({good, bad});
   raw_exec(file, "UPDATE jm_jobs SET data = x'DEADBEEF00112233445566' "
-                 "WHERE id = x'" +
-                     hex(bad.id) + "'");
+                 "WHERE id = x'"
+                   + hex(bad.id) + "'");
   auto got = store->get_job(bad.id);
   REQUIRE(!got);
   CHECK(code_of(got.error()) == ec::malformed_message);
@@ -772,8 +776,8 @@ TEST(a corrupt row is malformed and set aside not a crash) {
   // becomes failed, with an attempt that says why.
   auto claimed = unbox(store->claim_bucket_jobs("b1", t0 + 1h, 10, 1s));
   CHECK(claimed.empty());
-  CHECK_EQUAL(raw_int(file, "SELECT status FROM jm_jobs WHERE id = x'" +
-                                hex(bad.id) + "'"),
+  CHECK_EQUAL(raw_int(file, "SELECT status FROM jm_jobs WHERE id = x'"
+                              + hex(bad.id) + "'"),
               7);
   auto notes = unbox(store->list_attempts(bad.id));
   REQUIRE_EQUAL(notes.size(), 1u);
@@ -783,8 +787,8 @@ TEST(a corrupt row is malformed and set aside not a crash) {
   // Rows that are fine still read.
   check_same(get(good.id), good);
   // Other kinds of damage.
-  raw_exec(file, "UPDATE jm_jobs SET data = NULL, status = 77 WHERE id = x'" +
-                     hex(bad.id) + "'");
+  raw_exec(file, "UPDATE jm_jobs SET data = NULL, status = 77 WHERE id = x'"
+                   + hex(bad.id) + "'");
   got = store->get_job(bad.id);
   REQUIRE(!got);
   CHECK(code_of(got.error()) == ec::malformed_message);
@@ -792,27 +796,27 @@ TEST(a corrupt row is malformed and set aside not a crash) {
   REQUIRE(!counts);
   CHECK(code_of(counts.error()) == ec::malformed_message);
   raw_exec(file, "UPDATE jm_jobs SET status = 2, priority = 'high' WHERE id "
-                 "= x'" +
-                     hex(bad.id) + "'");
+                 "= x'"
+                   + hex(bad.id) + "'");
   got = store->get_job(bad.id);
   REQUIRE(!got);
   CHECK(code_of(got.error()) == ec::malformed_message);
   raw_exec(file, "UPDATE jm_jobs SET priority = 3, recurring_schedule_id = "
-                 "x'0102' WHERE id = x'" +
-                     hex(bad.id) + "'");
+                 "x'0102' WHERE id = x'"
+                   + hex(bad.id) + "'");
   got = store->get_job(bad.id);
   REQUIRE(!got);
   CHECK(code_of(got.error()) == ec::malformed_message);
   raw_exec(file, "UPDATE jm_jobs SET recurring_schedule_id = NULL, id = x'01' "
-                 "WHERE id = x'" +
-                     hex(bad.id) + "'");
+                 "WHERE id = x'"
+                   + hex(bad.id) + "'");
   // Even a row with a broken id does not hide the others from a listing.
   CHECK_EQUAL(unbox(store->list_jobs({})).size(), 1u);
   raw_exec(file, "DELETE FROM jm_jobs WHERE id = x'01'");
   CHECK_EQUAL(unbox(store->list_jobs({})).size(), 1u);
   // Attempts too.
-  raw_exec(file, "INSERT INTO jm_attempts VALUES (x'" + hex(good.id) +
-                     "', 1, 'w', 0, 0, 9, '')");
+  raw_exec(file, "INSERT INTO jm_attempts VALUES (x'" + hex(good.id)
+                   + "', 1, 'w', 0, 0, 9, '')");
   auto attempts = store->list_attempts(good.id);
   REQUIRE(!attempts);
   CHECK(code_of(attempts.error()) == ec::malformed_message);
@@ -846,7 +850,7 @@ TEST(the hot path in batches of 250 runs every job once) {
   }
   for (int i = 0; i < total; i += batch)
     require_ok(store->insert_jobs(
-        std::vector<job>(xs.begin() + i, xs.begin() + i + batch)));
+      std::vector<job>(xs.begin() + i, xs.begin() + i + batch)));
   std::vector<job> claimed;
   for (;;) {
     auto got = unbox(store->claim_bucket_jobs("bench", t0 + 1h, batch, 1s));
