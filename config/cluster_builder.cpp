@@ -44,6 +44,11 @@ cluster_builder& cluster_builder::use_sqlite(std::string path) {
   return *this;
 }
 
+cluster_builder& cluster_builder::sqlite_full_sync(bool on) {
+  cfg_.store.full_sync = on;
+  return *this;
+}
+
 cluster_builder& cluster_builder::listen(std::string host, uint16_t port) {
   cfg_.node.listen_host = std::move(host);
   cfg_.node.listen_port = port;

@@ -22,6 +22,7 @@ class cluster_builder {
 public:
   cluster_builder& cluster_id(std::string id);
   cluster_builder& use_sqlite(std::string path);
+  cluster_builder& sqlite_full_sync(bool on);
   cluster_builder& cluster_mode(jm::cluster_mode mode);
   cluster_builder& transient_threshold(duration d);
   cluster_builder& default_job_timeout(duration d);

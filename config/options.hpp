@@ -38,6 +38,10 @@ struct store_config {
   store_kind kind = store_kind::sqlite;
   /// SQLite: the database file (created on first start).
   std::string path = "jobmaster.db";
+  /// SQLite: fsync every commit (synchronous=FULL). Off (NORMAL, the WAL
+  /// default) survives a crash of the process but may lose the last
+  /// commits on power loss; on protects against that too, at a cost.
+  bool full_sync = false;
 };
 
 struct retry_config {

@@ -224,6 +224,7 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
   r.boolean("standalone", cfg.standalone);
   r.enumeration("cluster_mode", cfg.mode, parse_cluster_mode);
   r.string("use_sqlite", cfg.store.path);
+  r.boolean("sqlite_full_sync", cfg.store.full_sync);
   r.dur("transient_threshold", cfg.transient_threshold);
   r.dur("default_job_timeout", cfg.default_timeout);
   r.integer("default_max_retries", cfg.default_max_retries, 0, 100);

@@ -64,6 +64,20 @@ caf::error malformed(std::string what) {
   return make_error(ec::malformed_message, "malformed message: " + what);
 }
 
+// Decodes every element of a Cap'n Proto list, stopping at the first error.
+template <class T, class List, class Read>
+caf::expected<std::vector<T>> read_each(List xs, Read read) {
+  std::vector<T> result;
+  result.reserve(xs.size());
+  for (auto x : xs) {
+    auto value = read(x);
+    if (!value)
+      return value.error();
+    result.push_back(std::move(*value));
+  }
+  return result;
+}
+
 // -- ids ----------------------------------------------------------------------
 
 kj::ArrayPtr<const kj::byte> as_data(const uuid& x) {
@@ -337,14 +351,10 @@ caf::expected<request> decode_request(std::span<const uint8_t> buf) {
     buf, [](wire::Request::Reader in) -> caf::expected<request> {
       switch (in.which()) {
       case wire::Request::SCHEDULE: {
-        std::vector<job_spec> specs;
-        for (auto s : in.getSchedule()) {
-          auto spec = read_spec(s);
-          if (!spec)
-            return spec.error();
-          specs.push_back(std::move(*spec));
-        }
-        return request{std::move(specs)};
+        auto specs = read_each<job_spec>(in.getSchedule(), read_spec);
+        if (!specs)
+          return specs.error();
+        return request{std::move(*specs)};
       }
       case wire::Request::CANCEL: {
         auto id = read_uuid(in.getCancel());
@@ -429,40 +439,30 @@ caf::expected<reply> decode_reply(std::span<const uint8_t> buf) {
           error_reply{static_cast<ec>(g.getCode()), std::string{g.getText()}}};
       }
       case wire::Reply::SCHEDULED: {
-        std::vector<job_id> ids;
-        for (auto d : in.getScheduled()) {
-          auto id = read_uuid(d);
-          if (!id)
-            return id.error();
-          ids.push_back(*id);
-        }
-        return reply{std::move(ids)};
+        auto ids = read_each<job_id>(in.getScheduled(), read_uuid);
+        if (!ids)
+          return ids.error();
+        return reply{std::move(*ids)};
       }
       case wire::Reply::DONE:
         return reply{done_reply{}};
       case wire::Reply::JOBS: {
-        std::vector<job> jobs;
-        for (auto j : in.getJobs()) {
-          auto x = read_job(j);
-          if (!x)
-            return x.error();
-          jobs.push_back(std::move(*x));
-        }
-        return reply{std::move(jobs)};
+        auto jobs = read_each<job>(in.getJobs(), read_job);
+        if (!jobs)
+          return jobs.error();
+        return reply{std::move(*jobs)};
       }
       case wire::Reply::DETAIL: {
         auto d = in.getDetail();
         auto x = read_job(d.getJob());
         if (!x)
           return x.error();
-        job_detail detail{std::move(*x), {}};
-        for (auto a : d.getAttempts()) {
-          auto at = read_attempt(detail.job.id, a);
-          if (!at)
-            return at.error();
-          detail.attempts.push_back(std::move(*at));
-        }
-        return reply{std::move(detail)};
+        auto attempts = read_each<attempt>(
+          d.getAttempts(),
+          [&](wire::Attempt::Reader a) { return read_attempt(x->id, a); });
+        if (!attempts)
+          return attempts.error();
+        return reply{job_detail{std::move(*x), std::move(*attempts)}};
       }
       case wire::Reply::PONG:
         return reply{pong_reply{std::string{in.getPong()}}};

@@ -49,7 +49,7 @@ std::string make_node_id() {
 
 caf::expected<std::shared_ptr<sqlite::sqlite_store>>
 open_store(const store_config& cfg) {
-  auto db = sqlite::sqlite_store::open(cfg.path);
+  auto db = sqlite::sqlite_store::open(cfg.path, cfg.full_sync);
   if (!db)
     return make_error(code_of(db.error()) == ec::none ? ec::store_failure
                                                       : code_of(db.error()),
