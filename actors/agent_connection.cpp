@@ -17,6 +17,12 @@ agent_connection_actor::behavior_type agent_connection(
         return xs.error();
       return job_list{std::move(*xs)};
     },
+    [&s](atom::release, const std::string& bucket_id) -> caf::result<uint64_t> {
+      auto n = s.db->release_bucket_jobs(bucket_id, now());
+      if (!n)
+        return n.error();
+      return *n;
+    },
     [&s](atom::write, const job_writes& xs) -> caf::result<write_flags> {
       auto applied = s.db->write_results(xs.writes);
       if (!applied)

@@ -101,6 +101,12 @@ void flush(self_ptr self) {
 
 void submit(self_ptr self, job x) {
   auto& s = self->state;
+  if (auto i = s.in_flight.find(x.id); i != s.in_flight.end()) {
+    // Claimed again while we still hold it (it was taken back and given to
+    // us anew): keep the one run, fenced by the new version.
+    i->second = std::move(x);
+    return;
+  }
   auto withdrawn = std::make_shared<std::atomic<bool>>(false);
   s.unstarted.emplace(x.id, withdrawn);
   execution_request req;
@@ -132,18 +138,15 @@ void try_claim(self_ptr self) {
     return;
   auto free = s.cfg.batch_size - busy;
   s.claiming = true;
-  claim_request req{s.cfg.record.bucket_id, now(), free, s.cfg.deadline_grace};
+  claim_request req{s.cfg.record.bucket_id, now(), free, s.cfg.claim_lease};
   self->request(s.agent, caf::infinite, atom::claim_v, std::move(req))
     .then(
       [self, free](job_list& xs) {
         auto& s = self->state;
         s.claiming = false;
         s.more_due = xs.jobs.size() == free;
-        if (s.claim_again && !s.draining) {
-          s.claim_again = false;
-          s.more_due = true;
-          self->send(self, atom::tick_v);
-        }
+        bool again = s.claim_again && !s.draining;
+        s.claim_again = false;
         s.num_claimed += xs.jobs.size();
         for (auto& x : xs.jobs)
           submit(self, std::move(x));
@@ -156,6 +159,9 @@ void try_claim(self_ptr self) {
           }
           s.unstarted.clear();
           check_drained(self);
+        } else if (again) {
+          s.more_due = true;
+          try_claim(self);
         }
       },
       [self](const caf::error& err) {
@@ -215,8 +221,26 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
   s.agent = std::move(agent);
   s.pool = std::move(pool);
   self->delayed_send(self, s.cfg.poll_interval, atom::tick_v);
-  // Jobs may already be waiting (a restart, or a node that just joined).
-  self->send(self, atom::wake_v, wake_up{{now()}});
+  // A restarted bucket first takes back what its crashed predecessor had
+  // claimed; then, like a new one, it looks for jobs already waiting.
+  s.claiming = true;
+  self->request(s.agent, caf::infinite, atom::release_v, s.cfg.record.bucket_id)
+    .then(
+      [self](uint64_t n) {
+        auto& s = self->state;
+        s.claiming = false;
+        if (n > 0)
+          spdlog::warn("bucket {}: took back {} jobs of its previous instance",
+                       s.cfg.record.bucket_id, n);
+        wake(self, {now()});
+      },
+      [self](const caf::error& err) {
+        auto& s = self->state;
+        s.claiming = false;
+        spdlog::warn("bucket {}: releasing old claims failed: {}",
+                     s.cfg.record.bucket_id, describe(err));
+        wake(self, {now()});
+      });
   return {
     [self](atom::wake, const wake_up& w) { wake(self, w.due); },
     [self](atom::started, run_started x) {
@@ -226,6 +250,7 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
       if (i == s.in_flight.end())
         return;
       auto& j = i->second;
+      j.process_deadline = x.at + j.timeout + s.cfg.deadline_grace;
       if (spdlog::should_log(spdlog::level::info))
         spdlog::info("job {} ({}) processing, attempt {}", to_string(j.id),
                      j.handler, j.failure_count + 1);

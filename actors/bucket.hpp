@@ -23,10 +23,13 @@ struct bucket_config {
   duration flush_interval = std::chrono::milliseconds{2};
   /// ... or as soon as this many are buffered.
   uint32_t flush_batch = 500;
-  /// Added to a claimed job's timeout to form its process deadline.
+  /// A claimed job waiting in memory for a thread keeps this lease; the
+  /// deadline sweep takes it back only after that. Short leases would let
+  /// the sweep steal jobs from a live bucket with a long queue; a crashed
+  /// bucket's jobs come back through its restart instead.
+  duration claim_lease = std::chrono::hours{24};
+  /// A running job's deadline: start + timeout + this.
   duration deadline_grace = std::chrono::minutes{1};
-  /// How long a drain waits for running handlers.
-  duration drain_grace = std::chrono::seconds{10};
 };
 
 struct bucket_state {

@@ -24,6 +24,13 @@ gateway_actor::behavior_type
 gateway(gateway_actor::stateful_pointer<gateway_state> self,
         std::string cluster_id) {
   self->state.cluster_id = std::move(cluster_id);
+  // Until the supervisor attaches a new master, requests wait here instead
+  // of going to a dead one.
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& s = self->state;
+    if (s.master && s.master.address() == msg.source)
+      s.master = nullptr;
+  });
   return {
     [self](wire_request& req) -> caf::result<wire_reply> {
       auto& s = self->state;
@@ -38,6 +45,7 @@ gateway(gateway_actor::stateful_pointer<gateway_state> self,
     [self](atom::attach, caf::strong_actor_ptr& m) {
       auto& s = self->state;
       s.master = caf::actor_cast<master_actor>(std::move(m));
+      self->monitor(s.master);
       auto waiting = std::move(s.waiting);
       s.waiting.clear();
       for (auto& [req, rp] : waiting)

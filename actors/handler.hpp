@@ -35,7 +35,8 @@ public:
   const job_id& id() const { return job_.id; }
   const value_map& data() const { return job_.data; }
   const value_map& metadata() const { return job_.metadata; }
-  /// 1 for the first run.
+  /// 1 for the first run, then 1 + the failures so far (a run cut short by
+  /// a crash is not a failure, so it does not count).
   int32_t attempt() const { return attempt_; }
 
   /// Requested when the job's timeout passes or the node shuts down. A

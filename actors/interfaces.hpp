@@ -41,6 +41,7 @@ JM_ATOM(insert)
 JM_ATOM(join)
 JM_ATOM(leave)
 JM_ATOM(list)
+JM_ATOM(release)
 JM_ATOM(renew)
 JM_ATOM(rescue)
 JM_ATOM(restart)
@@ -137,6 +138,8 @@ using store_actor = caf::typed_actor<
 using agent_connection_actor = caf::typed_actor<
   // Claims a bucket's due jobs.
   caf::replies_to<atom::claim, claim_request>::with<job_list>,
+  // Takes back what a crashed instance of the bucket had claimed.
+  caf::replies_to<atom::release, std::string>::with<uint64_t>,
   // Fenced result writes.
   caf::replies_to<atom::write, job_writes>::with<write_flags>>;
 
@@ -166,6 +169,8 @@ using master_api_actor
 using master_actor = master_api_actor::extend<
   // A bucket announces itself so that it gets wake-ups.
   caf::reacts_to<atom::attach, bucket_record, bucket_actor>,
+  // A bucket (by id) stops taking new work: its node is draining.
+  caf::reacts_to<atom::leave, std::string>,
   // INTERNAL: periodic assignment, rescue and sweep.
   caf::reacts_to<atom::tick>>;
 

@@ -391,6 +391,9 @@ master(master_actor::stateful_pointer<master_state> self, master_config cfg,
         id, attached_bucket{std::move(rec), std::move(handle)});
       assign(self);
     },
+    [self](atom::leave, const std::string& bucket_id) {
+      self->state.buckets.erase(bucket_id);
+    },
     [self](atom::tick) {
       auto& s = self->state;
       assign(self);

@@ -45,12 +45,13 @@ worker(worker_actor::stateful_pointer<worker_state> self,
   s.agent = std::move(agent);
   s.store = std::move(store);
   s.handlers = std::move(handlers);
+  auto records = plan_buckets(s);
+  // A worker without buckets runs nothing and needs no threads.
   s.pool = executor_pool::make(
-    *s.handlers, s.settings.worker.parallelism,
+    *s.handlers, records.empty() ? 0 : s.settings.worker.parallelism,
     [](const job& x, std::string_view text) {
       spdlog::info("[{} {}] {}", x.handler, to_string(x.id).substr(0, 8), text);
     });
-  auto records = plan_buckets(s);
   // Registered before the buckets run, so that the master can route to them
   // and find them again after a crash of this node.
   self->request(s.store, caf::infinite, atom::buckets_v, bucket_list{records})
@@ -106,19 +107,28 @@ worker(worker_actor::stateful_pointer<worker_state> self,
         rp.deliver(true);
         return rp;
       }
-      auto remaining = std::make_shared<size_t>(s.buckets.size());
-      auto grace = s.settings.bucket_template.drain_grace;
+      struct progress {
+        size_t remaining;
+        bool all_drained = true;
+      };
+      auto p = std::make_shared<progress>(progress{s.buckets.size()});
+      auto grace = s.settings.drain_grace;
       for (auto& [id, b] : s.buckets) {
+        // No new work for a bucket that is about to stop.
+        if (s.master)
+          self->send(s.master, atom::leave_v, id);
         self->request(b.second, grace + std::chrono::seconds{2}, atom::drain_v)
           .then(
-            [rp, remaining](bool) mutable {
-              if (--*remaining == 0)
-                rp.deliver(true);
+            [rp, p](bool drained) mutable {
+              p->all_drained = p->all_drained && drained;
+              if (--p->remaining == 0)
+                rp.deliver(p->all_drained);
             },
-            [rp, remaining, id = id](const caf::error& err) mutable {
+            [rp, p, id = id](const caf::error& err) mutable {
               spdlog::warn("worker: bucket {} did not drain: {}", id,
                            describe(err));
-              if (--*remaining == 0)
+              p->all_drained = false;
+              if (--p->remaining == 0)
                 rp.deliver(false);
             });
       }

@@ -20,6 +20,8 @@ struct worker_settings {
   std::string node_id;
   /// Every bucket of this worker starts from this (record filled in here).
   bucket_config bucket_template;
+  /// How long a drain waits for running handlers.
+  duration drain_grace = std::chrono::seconds{10};
 };
 
 struct worker_state {

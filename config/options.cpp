@@ -39,8 +39,9 @@ caf::error validate(const cluster_config& cfg) {
   if (cfg.transient_threshold < seconds{1}
       || cfg.transient_threshold > std::chrono::hours{24})
     return bad("transient_threshold", "must be between 1s and 24h");
-  if (cfg.default_timeout < std::chrono::milliseconds{10})
-    return bad("default_job_timeout", "must be at least 10ms");
+  if (cfg.default_timeout < std::chrono::milliseconds{10}
+      || cfg.default_timeout > std::chrono::hours{24})
+    return bad("default_job_timeout", "must be between 10ms and 24h");
   if (cfg.default_max_retries < 0 || cfg.default_max_retries > 100)
     return bad("default_max_retries", "must be between 0 and 100");
   if (cfg.max_message_bytes < 1024 || cfg.max_message_bytes > 64 * 1024 * 1024)
@@ -77,7 +78,8 @@ caf::error validate(const cluster_config& cfg) {
   if (cfg.mode != cluster_mode::active) {
     for (auto& w : cfg.workers)
       for (auto q : w.buckets_per_priority)
-        if (q != 0 && w.mode != worker_mode::coordinator)
+        if (q != 0 && w.mode != worker_mode::coordinator
+            && w.mode != worker_mode::drain)
           return bad("cluster_mode", "a passive or archived cluster cannot "
                                      "have workers with buckets");
   }

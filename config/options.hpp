@@ -21,14 +21,19 @@ namespace jm {
 
 enum class cluster_mode : uint8_t { active = 1, passive = 2, archived = 3 };
 
+// In a standalone cluster the node's MASTER does all coordination
+// (assignment, rescue, sweep), whatever the workers' modes; the modes only
+// decide whether a worker has buckets. Their distributed meanings (a
+// coordinator that assigns for others, a drainer of an old agent) arrive
+// with multi-node clusters.
 enum class worker_mode : uint8_t {
-  /// Executes jobs and coordinates (assigns held jobs, rescues lost ones).
+  /// Has buckets and runs jobs.
   full = 1,
-  /// Executes only.
+  /// Has buckets and runs jobs (the same as full in a standalone cluster).
   execution = 2,
-  /// Hands its buckets' jobs back to the master and executes nothing.
+  /// No buckets, no threads.
   drain = 3,
-  /// Coordinates only: no buckets.
+  /// No buckets, no threads.
   coordinator = 4,
 };
 

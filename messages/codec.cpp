@@ -457,9 +457,10 @@ caf::expected<reply> decode_reply(std::span<const uint8_t> buf) {
         auto x = read_job(d.getJob());
         if (!x)
           return x.error();
-        auto attempts = read_each<attempt>(
-          d.getAttempts(),
-          [&](wire::Attempt::Reader a) { return read_attempt(x->id, a); });
+        auto attempts
+          = read_each<attempt>(d.getAttempts(), [&](wire::Attempt::Reader a) {
+              return read_attempt(x->id, a);
+            });
         if (!attempts)
           return attempts.error();
         return reply{job_detail{std::move(*x), std::move(*attempts)}};

@@ -80,9 +80,9 @@ bool can_transition(job_status from, job_status to) {
   case s::succeeded:
     return from == s::processing;
   case s::failed:
-    // A run failed with no retries left, or a queued job could not start
-    // (its handler is unknown and no retries are left).
-    return from == s::processing || from == s::queued;
+    // A run failed with no retries left; or the store set aside a job
+    // whose stored bytes no longer decode, whatever its status.
+    return true;
   case s::cancelled:
     // Only before a worker claimed it: a claimed job may already run.
     return from == s::save_pending || from == s::held_on_master

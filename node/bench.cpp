@@ -135,6 +135,16 @@ int run_bench(const bench_args& args) {
   }
   fs::path dir = args.dir;
   bool own_dir = dir.empty();
+  if (!own_dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    fs::remove(dir / "raw.db", ec);
+    fs::remove(dir / "e2e.db", ec);
+    for (auto suffix : {"-wal", "-shm"}) {
+      fs::remove(dir / (std::string{"raw.db"} + suffix), ec);
+      fs::remove(dir / (std::string{"e2e.db"} + suffix), ec);
+    }
+  }
   if (own_dir) {
     char tmpl[] = "/tmp/jobmaster-bench-XXXXXX";
     if (!mkdtemp(tmpl)) {

@@ -84,7 +84,7 @@ caf::expected<job_spec> make_spec(const schedule_args& args) {
 }
 
 caf::expected<std::pair<std::string, uint16_t>>
-parse_endpoint(const std::string& text) {
+parse_endpoint(const std::string& text, bool allow_port_zero) {
   std::string host = "127.0.0.1";
   uint16_t port = 4710;
   auto colon = text.rfind(':');
@@ -99,8 +99,8 @@ parse_endpoint(const std::string& text) {
   unsigned value = 0;
   auto [p, e]
     = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (e != std::errc{} || p != digits.data() + digits.size() || value == 0
-      || value > 65535)
+  if (e != std::errc{} || p != digits.data() + digits.size()
+      || (value == 0 && !allow_port_zero) || value > 65535)
     return bad("invalid node address '" + text
                + "': expected host:port, e.g. 127.0.0.1:4710");
   return std::make_pair(host, static_cast<uint16_t>(value));

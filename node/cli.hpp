@@ -27,9 +27,10 @@ struct schedule_args {
 
 caf::expected<job_spec> make_spec(const schedule_args& args);
 
-/// `host:port`, `:port` or `host` (port 4710).
+/// `host:port`, `:port` or `host` (port 4710). Port 0 ("any free port") is
+/// allowed only where the node listens, not where a client connects.
 caf::expected<std::pair<std::string, uint16_t>>
-parse_endpoint(const std::string& text);
+parse_endpoint(const std::string& text, bool allow_port_zero = false);
 
 /// `--at` value: an ISO-8601 time, or `now`, or `+30s` (relative).
 caf::expected<timestamp> parse_when(const std::string& text);

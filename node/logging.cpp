@@ -78,7 +78,9 @@ caf::error setup_logging(const logging_config& cfg) {
   logger->set_level(spdlog::level::from_str(cfg.level));
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);
-  spdlog::flush_every(std::chrono::seconds{1});
+  // Flushes buffered JSONL records when no new record arrives to do it.
+  spdlog::flush_every(std::chrono::duration_cast<std::chrono::seconds>(
+    std::max(cfg.jsonl_flush_interval, duration{std::chrono::seconds{1}})));
   return {};
 }
 

@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -103,7 +104,7 @@ int run_node(const node_args& args) {
   if (!args.log_level.empty())
     cfg.logging.level = args.log_level;
   if (!args.listen.empty()) {
-    auto ep = cli::parse_endpoint(args.listen);
+    auto ep = cli::parse_endpoint(args.listen, true);
     if (!ep)
       return fail(ep.error());
     cfg.node.listen_host = ep->first;
@@ -124,19 +125,29 @@ int run_node(const node_args& args) {
   std::fflush(stdout);
   if (args.demo)
     schedule_demo_jobs(rt);
-  // Wait for a signal, or for the node to stop by itself.
+  // Wait for a signal, or for the node to stop by itself (lost lease).
+  std::atomic<bool> stopping = false;
+  std::atomic<bool> self_stopped = false;
   std::thread watcher{[&] {
     rt.await_stopped();
+    // Set before the signal: main reads it right after sigwait returns.
+    self_stopped = !stopping;
     ::kill(::getpid(), SIGTERM);
   }};
   int sig = 0;
   sigwait(&signals, &sig);
-  bool self_stopped = !rt.running();
-  spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  stopping = true;
+  if (!self_stopped)
+    spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   rt.stop();
   watcher.join();
   shutdown_logging();
-  return self_stopped ? 1 : 0;
+  if (self_stopped) {
+    std::fprintf(stderr, "jobmaster: error: the node stopped by itself (see "
+                         "the log above)\n");
+    return 1;
+  }
+  return 0;
 }
 
 // -- client commands ----------------------------------------------------------

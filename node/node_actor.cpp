@@ -31,7 +31,7 @@ worker_settings make_worker_settings(const node_settings& s,
   ws.worker = w;
   ws.node_id = s.self.node_id;
   ws.bucket_template.retry = s.cluster.retry;
-  ws.bucket_template.drain_grace = s.cluster.node.shutdown_grace;
+  ws.drain_grace = s.cluster.node.shutdown_grace;
   return ws;
 }
 
@@ -121,9 +121,9 @@ node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
       return rp;
     },
     [self](atom::renew) {
+      // Renewed until the node has left, drain included: a lapsed lease
+      // would let the master rescue jobs this node is still finishing.
       auto& s = self->state;
-      if (s.draining)
-        return;
       auto& n = s.settings.cluster.node;
       lease_renewal r{s.settings.self.node_id, now() + n.lease};
       self->request(s.store, n.lease, atom::renew_v, std::move(r))

@@ -150,6 +150,13 @@ public:
                     uint32_t limit, duration grace)
     = 0;
 
+  /// Takes back the jobs a previous instance of this bucket claimed (a
+  /// bucket that restarts after a crash): queued and processing jobs of
+  /// `bucket_id` return to assigned_to_bucket (version + 1, deadline
+  /// cleared), and a processing one gets a `lost` attempt. Returns how many.
+  virtual caf::expected<uint64_t>
+  release_bucket_jobs(std::string_view bucket_id, timestamp now) = 0;
+
   /// Fenced result writes, as `master_store::write_jobs`.
   virtual caf::expected<std::vector<bool>>
   write_results(const std::vector<job_write>& writes) = 0;

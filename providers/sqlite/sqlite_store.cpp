@@ -198,6 +198,16 @@ constexpr const char* sql_rescue_jobs
     "(SELECT bucket_id FROM jm_buckets WHERE node_id = ?1) "
     "RETURNING " JM_JOB_COLUMNS;
 
+constexpr const char* sql_release_lost_attempts
+  = "INSERT INTO jm_attempts (" JM_ATTEMPT_COLUMNS ") "
+    "SELECT j.id, (SELECT COALESCE(MAX(a.number), 0) + 1 FROM jm_attempts a "
+    "WHERE a.job_id = j.id), j.worker_id, ?2, ?2, 4, ?3 FROM jm_jobs j "
+    "WHERE j.bucket_id = ?1 AND j.status = 4";
+
+constexpr const char* sql_release_jobs
+  = "UPDATE jm_jobs SET status = 3, process_deadline = NULL, "
+    "version = version + 1 WHERE bucket_id = ?1 AND status IN (4, 6)";
+
 constexpr const char* sql_sweep_deadlines
   = "UPDATE jm_jobs INDEXED BY jm_jobs_deadline SET status = 2, "
     "bucket_id = '', worker_id = '', process_deadline = NULL, "
@@ -1226,10 +1236,12 @@ caf::error sqlite_store::remove_node(std::string_view node_id) {
       auto lost = d.prepare(sql_rescue_lost_attempts, op);
       if (!lost)
         return lost.error();
+      // Bound as SQLITE_STATIC: the text must outlive the step.
+      auto why = "node " + std::string{node_id} + " left while running it";
       binder b{*lost};
       b.text(1, node_id);
       b.timestamp(2, jm::now());
-      b.text(3, "node " + std::string{node_id} + " left while running it");
+      b.text(3, why);
       if (b.rc != SQLITE_OK) {
         sqlite3_reset(*lost);
         return bind_failed(d, op, b.rc);
@@ -1517,6 +1529,50 @@ sqlite_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
     // RETURNING yields rows in no particular order.
     std::sort(result.begin(), result.end(), earlier);
     return result;
+  });
+}
+
+caf::expected<uint64_t>
+sqlite_store::release_bucket_jobs(std::string_view bucket_id, timestamp now) {
+  return guarded("release_bucket_jobs", [&]() -> caf::expected<uint64_t> {
+    constexpr std::string_view op = "release_bucket_jobs";
+    auto& d = *impl_;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    auto lost = d.prepare(sql_release_lost_attempts, op);
+    if (!lost)
+      return lost.error();
+    {
+      // Bound as SQLITE_STATIC: the text must outlive the step.
+      auto why
+        = "bucket " + std::string{bucket_id} + " restarted while running it";
+      binder b{*lost};
+      b.text(1, bucket_id);
+      b.timestamp(2, now);
+      b.text(3, why);
+      if (b.rc != SQLITE_OK) {
+        sqlite3_reset(*lost);
+        return bind_failed(d, op, b.rc);
+      }
+      if (auto err = d.run(*lost, op))
+        return err;
+    }
+    auto release = d.prepare(sql_release_jobs, op);
+    if (!release)
+      return release.error();
+    binder b{*release};
+    b.text(1, bucket_id);
+    if (b.rc != SQLITE_OK) {
+      sqlite3_reset(*release);
+      return bind_failed(d, op, b.rc);
+    }
+    if (auto err = d.run(*release, op))
+      return err;
+    auto n = static_cast<uint64_t>(sqlite3_changes(d.db));
+    if (auto err = tx.commit(op))
+      return err;
+    return n;
   });
 }
 

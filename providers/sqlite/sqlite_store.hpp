@@ -85,6 +85,9 @@ public:
                                                     uint32_t limit,
                                                     duration grace) override;
 
+  caf::expected<uint64_t> release_bucket_jobs(std::string_view bucket_id,
+                                              timestamp now) override;
+
   caf::expected<std::vector<bool>>
   write_results(const std::vector<job_write>& writes) override;
 
