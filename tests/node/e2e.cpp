@@ -3,6 +3,7 @@
 
 #include "messages/codec.hpp"
 #include "node/client.hpp"
+#include "providers/sqlite/sqlite_store.hpp"
 #include "tests/support/process.hpp"
 
 #include <filesystem>
@@ -57,6 +58,9 @@ struct fixture {
       fs::remove_all(dir);
   }
 
+  /// The id the running node printed ("jobmaster node <id> listening ...").
+  std::string node_id;
+
   void start_node() {
     node = std::make_unique<jm::test::child>(
       std::vector<std::string>{jobmaster, "node", "--config",
@@ -65,6 +69,9 @@ struct fixture {
     auto line = node->wait_for_line("listening on", 20s);
     if (!line)
       FAIL("the node did not start; its log: " << log_tail());
+    std::istringstream words{*line};
+    std::string program, kind;
+    words >> program >> kind >> node_id;
   }
 
   std::string log_tail() {
@@ -396,6 +403,62 @@ TEST(sigterm drains gracefully and nothing is lost) {
   CHECK_EQUAL(runs.size(), 200u);
   for (auto& [id, n] : runs)
     CHECK_EQUAL(n, 1); // a graceful stop repeats nothing
+}
+
+TEST(a drain that outlasts the lease loses and repeats nothing) {
+  // Lease 1s, jobs of 2.5s: the drain takes longer than the lease, which
+  // must not let the node's own master take its jobs away meanwhile.
+  start_node();
+  auto file = dir / "runs.txt";
+  auto ids = schedule_many({"record", "--count", "10", "--data",
+                            "file=" + file.string(), "--data", "ms:int=2500"});
+  auto c = client();
+  REQUIRE(jm::test::eventually(
+    [&] {
+      auto xs = all_jobs(*c);
+      return std::count_if(
+               xs.begin(), xs.end(),
+               [](const job& x) { return x.status == job_status::processing; })
+             == 4;
+    },
+    10s));
+  auto status = node->stop(SIGTERM, 20s);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // The four running jobs finished during the drain.
+  CHECK_EQUAL(recorded(file).size(), 4u);
+  start_node();
+  c = client();
+  bool done = jm::test::eventually(
+    [&] {
+      auto xs = all_jobs(*c);
+      return xs.size() == 10
+             && std::all_of(xs.begin(), xs.end(), [](const job& x) {
+                  return x.status == job_status::succeeded;
+                });
+    },
+    30s);
+  if (!done)
+    FAIL("jobs stuck after the drain; log: " << log_tail());
+  auto runs = recorded(file);
+  CHECK_EQUAL(runs.size(), 10u);
+  for (auto& [id, n] : runs)
+    CHECK_EQUAL(n, 1);
+}
+
+TEST(a node that loses its lease stops and says so) {
+  start_node();
+  REQUIRE(!node_id.empty());
+  // The cluster declares the node dead: its row disappears from the store.
+  auto db = unbox(sqlite::sqlite_store::open((dir / "jm.db").string()));
+  jm::test::require_ok(db->remove_node(node_id));
+  // The node notices at its next renewal and stops by itself (signal 0
+  // only waits for the exit).
+  auto status = node->stop(0, 10s);
+  CHECK(WIFEXITED(status));
+  CHECK_EQUAL(WEXITSTATUS(status), 1);
+  auto log = log_tail();
+  CHECK(log.find("lost its lease") != std::string::npos);
+  CHECK(log.find("stopped by itself") != std::string::npos);
 }
 
 TEST(an invalid config file stops the node before it starts) {
