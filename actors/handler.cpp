@@ -17,7 +17,10 @@ bool job_context::sleep_for(duration d) const {
   std::mutex mtx;
   std::condition_variable_any cv;
   std::unique_lock guard{mtx};
-  return !cv.wait_for(guard, stop_, d, [] { return false; });
+  // This overload returns the predicate, which is always false here: ask
+  // the token whether the sleep was cut short.
+  cv.wait_for(guard, stop_, d, [] { return false; });
+  return !stop_.stop_requested();
 }
 
 void job_context::log(std::string_view text) const {

@@ -296,6 +296,16 @@ caf::expected<job> make_job(const job_spec& spec, const master_config& cfg,
                    + ": must be between 0 and 100");
   if (spec.after && spec.after->count() < 0)
     return invalid("invalid delay: must not be negative");
+  // Bounds what arrives off the wire as any 64-bit value, so that the
+  // additions below cannot overflow.
+  constexpr auto max_ahead = std::chrono::hours{24 * 365 * 100};
+  if (spec.after && *spec.after > max_ahead)
+    return invalid("invalid delay " + format_duration(*spec.after)
+                   + ": at most 100 years");
+  if (spec.run_at
+      && (*spec.run_at > t + max_ahead || *spec.run_at < t - max_ahead))
+    return invalid("invalid time " + format_timestamp(*spec.run_at)
+                   + ": more than 100 years away");
   auto due = spec.run_at ? *spec.run_at : spec.after ? t + *spec.after : t;
   // A time in the past means "now"; keep the requested one as original.
   x.original_scheduled_at = due;

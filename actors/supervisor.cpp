@@ -21,7 +21,7 @@ void start_child(self_ptr self) {
     return;
   }
   self->link_to(s.child);
-  s.started_at = now();
+  s.started_at = self->clock().now();
   if (s.observe)
     s.observe(s.child);
 }
@@ -51,7 +51,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       self->quit(msg.reason);
       return;
     }
-    if (now() - s.started_at >= s.cfg.stable_after) {
+    if (self->clock().now() - s.started_at >= s.cfg.stable_after) {
       s.restarts = 0;
       s.backoff = s.cfg.initial_backoff;
     }

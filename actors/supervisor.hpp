@@ -2,6 +2,7 @@
 
 #include "actors/interfaces.hpp"
 
+#include <caf/actor_clock.hpp>
 #include <caf/actor_control_block.hpp>
 #include <caf/error.hpp>
 
@@ -36,7 +37,8 @@ struct supervisor_state {
   caf::strong_actor_ptr child;
   duration backoff{};
   uint32_t restarts = 0;
-  timestamp started_at;
+  /// On the actor clock, so that tests with simulated time can move it.
+  caf::actor_clock::time_point started_at;
 };
 
 /// A SUPERVISOR of one child: restarts it with exponential backoff when it

@@ -32,6 +32,10 @@ struct JobQuery {
   handler @1 :Text;
   lane @2 :Text;
   limit @3 :UInt32;
+  fromUs @4 :Int64;            # scheduled at or after, when hasFrom
+  hasFrom @5 :Bool;
+  toUs @6 :Int64;              # scheduled at or before, when hasTo
+  hasTo @7 :Bool;
 }
 
 struct Request {

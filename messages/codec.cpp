@@ -64,11 +64,31 @@ caf::error malformed(std::string what) {
   return make_error(ec::malformed_message, "malformed message: " + what);
 }
 
+// Text crosses with its length: a std::string may hold NUL bytes, which a
+// conversion through c_str() would cut off.
+kj::StringPtr text(const std::string& x) {
+  return kj::StringPtr{x.data(), x.size()};
+}
+
+std::string str(capnp::Text::Reader x) {
+  return std::string{x.begin(), x.size()};
+}
+
+// Bounds what one message can make a decoder build: a list of empty structs
+// costs the sender nothing per element.
+constexpr size_t max_list_size = 100'000;
+
 // Decodes every element of a Cap'n Proto list, stopping at the first error.
 template <class T, class List, class Read>
 caf::expected<std::vector<T>> read_each(List xs, Read read) {
+  if (xs.size() > max_list_size)
+    return make_error(ec::malformed_message,
+                      "malformed message: a list of "
+                        + std::to_string(xs.size()) + " elements (at most "
+                        + std::to_string(max_list_size) + ")");
   std::vector<T> result;
-  result.reserve(xs.size());
+  // Not xs.size(): that is what the sender claims, not what it sent.
+  result.reserve(std::min<size_t>(xs.size(), 64));
   for (auto x : xs) {
     auto value = read(x);
     if (!value)
@@ -100,11 +120,11 @@ void write_values(const value_map& xs, wire::ValueMap::Builder out) {
   unsigned i = 0;
   for (auto& [key, val] : xs) {
     auto e = entries[i++];
-    e.setKey(key);
+    e.setKey(text(key));
     auto v = e.initValue();
     struct visitor {
       wire::Value::Builder& v;
-      void operator()(const std::string& s) { v.setText(s); }
+      void operator()(const std::string& s) { v.setText(text(s)); }
       void operator()(int64_t n) { v.setInt(n); }
       void operator()(double d) { v.setDouble(d); }
       void operator()(bool b) { v.setBool(b); }
@@ -119,14 +139,14 @@ void write_values(const value_map& xs, wire::ValueMap::Builder out) {
 caf::expected<value_map> read_values(wire::ValueMap::Reader in) {
   value_map result;
   for (auto e : in.getEntries()) {
-    std::string key = e.getKey();
+    auto key = str(e.getKey());
     if (key.empty())
       return malformed("empty key in a value map");
     auto v = e.getValue();
     value val;
     switch (v.which()) {
     case wire::Value::TEXT:
-      val = std::string{v.getText()};
+      val = str(v.getText());
       break;
     case wire::Value::INT:
       val = v.getInt();
@@ -165,11 +185,11 @@ caf::expected<value_map> read_values(wire::ValueMap::Reader in) {
 
 void write_job(const job& x, wire::Job::Builder out) {
   out.setId(as_data(x.id));
-  out.setHandler(x.handler);
+  out.setHandler(text(x.handler));
   out.setStatus(static_cast<wire::JobStatus>(x.status));
   out.setPriority(static_cast<uint8_t>(x.priority));
   out.setSource(static_cast<uint8_t>(x.source));
-  out.setLane(x.lane);
+  out.setLane(text(x.lane));
   out.setOriginalScheduledAtUs(to_micros(x.original_scheduled_at));
   out.setScheduledAtUs(to_micros(x.scheduled_at));
   out.setCreatedAtUs(to_micros(x.created_at));
@@ -180,8 +200,8 @@ void write_job(const job& x, wire::Job::Builder out) {
   write_values(x.metadata, out.initMetadata());
   if (x.recurring_schedule_id)
     out.setRecurringScheduleId(as_data(*x.recurring_schedule_id));
-  out.setBucketId(x.bucket_id);
-  out.setWorkerId(x.worker_id);
+  out.setBucketId(text(x.bucket_id));
+  out.setWorkerId(text(x.worker_id));
   out.setProcessDeadlineUs(x.process_deadline ? to_micros(*x.process_deadline)
                                               : 0);
   out.setVersion(x.version);
@@ -193,8 +213,9 @@ caf::expected<job> read_job(wire::Job::Reader in) {
   if (!id)
     return id.error();
   x.id = *id;
-  x.handler = in.getHandler();
-  auto status = static_cast<uint8_t>(in.getStatus());
+  x.handler = str(in.getHandler());
+  // Checked at full width: 257 must not wrap to a valid status.
+  auto status = static_cast<uint16_t>(in.getStatus());
   if (status < 1 || status > 8)
     return malformed("job status " + std::to_string(status));
   x.status = static_cast<job_status>(status);
@@ -206,7 +227,7 @@ caf::expected<job> read_job(wire::Job::Reader in) {
   if (source < 1 || source > 3)
     return malformed("job source " + std::to_string(source));
   x.source = static_cast<trigger_source>(source);
-  x.lane = in.getLane();
+  x.lane = str(in.getLane());
   x.original_scheduled_at = from_micros(in.getOriginalScheduledAtUs());
   x.scheduled_at = from_micros(in.getScheduledAtUs());
   x.created_at = from_micros(in.getCreatedAtUs());
@@ -227,8 +248,8 @@ caf::expected<job> read_job(wire::Job::Reader in) {
       return rid.error();
     x.recurring_schedule_id = *rid;
   }
-  x.bucket_id = in.getBucketId();
-  x.worker_id = in.getWorkerId();
+  x.bucket_id = str(in.getBucketId());
+  x.worker_id = str(in.getWorkerId());
   if (auto d = in.getProcessDeadlineUs(); d != 0)
     x.process_deadline = from_micros(d);
   x.version = in.getVersion();
@@ -237,11 +258,11 @@ caf::expected<job> read_job(wire::Job::Reader in) {
 
 void write_attempt(const attempt& x, wire::Attempt::Builder out) {
   out.setNumber(x.number);
-  out.setWorkerId(x.worker_id);
+  out.setWorkerId(text(x.worker_id));
   out.setStartedAtUs(to_micros(x.started_at));
   out.setEndedAtUs(to_micros(x.ended_at));
   out.setOutcome(static_cast<uint8_t>(x.outcome));
-  out.setError(x.error);
+  out.setError(text(x.error));
 }
 
 caf::expected<attempt> read_attempt(const job_id& id,
@@ -249,21 +270,21 @@ caf::expected<attempt> read_attempt(const job_id& id,
   attempt x;
   x.job = id;
   x.number = in.getNumber();
-  x.worker_id = in.getWorkerId();
+  x.worker_id = str(in.getWorkerId());
   x.started_at = from_micros(in.getStartedAtUs());
   x.ended_at = from_micros(in.getEndedAtUs());
   auto outcome = in.getOutcome();
   if (outcome < 1 || outcome > 4)
     return malformed("attempt outcome " + std::to_string(outcome));
   x.outcome = static_cast<attempt_outcome>(outcome);
-  x.error = in.getError();
+  x.error = str(in.getError());
   return x;
 }
 
 // -- requests -----------------------------------------------------------------
 
 void write_spec(const job_spec& x, wire::JobSpec::Builder out) {
-  out.setHandler(x.handler);
+  out.setHandler(text(x.handler));
   write_values(x.data, out.initData());
   write_values(x.metadata, out.initMetadata());
   if (x.run_at) {
@@ -277,7 +298,7 @@ void write_spec(const job_spec& x, wire::JobSpec::Builder out) {
   out.setPriority(x.priority ? static_cast<uint8_t>(*x.priority) : 0);
   if (x.lane) {
     out.setHasLane(true);
-    out.setLane(*x.lane);
+    out.setLane(text(*x.lane));
   }
   out.setTimeoutUs(x.timeout ? x.timeout->count() : 0);
   out.setMaxRetries(x.max_retries ? *x.max_retries : -1);
@@ -285,7 +306,9 @@ void write_spec(const job_spec& x, wire::JobSpec::Builder out) {
 
 caf::expected<job_spec> read_spec(wire::JobSpec::Reader in) {
   job_spec x;
-  x.handler = in.getHandler();
+  x.handler = str(in.getHandler());
+  if (x.handler.empty())
+    return malformed("a job spec without a handler");
   auto data = read_values(in.getData());
   if (!data)
     return data.error();
@@ -304,7 +327,7 @@ caf::expected<job_spec> read_spec(wire::JobSpec::Reader in) {
     x.priority = static_cast<priority>(p);
   }
   if (in.getHasLane())
-    x.lane = std::string{in.getLane()};
+    x.lane = str(in.getLane());
   if (auto t = in.getTimeoutUs(); t != 0)
     x.timeout = duration{t};
   if (auto r = in.getMaxRetries(); r != -1)
@@ -335,9 +358,17 @@ bytes encode(const request& x) {
       auto statuses = q.initStatuses(static_cast<unsigned>(f.statuses.size()));
       for (unsigned i = 0; i < f.statuses.size(); ++i)
         statuses.set(i, static_cast<uint8_t>(f.statuses[i]));
-      q.setHandler(f.handler);
-      q.setLane(f.lane);
+      q.setHandler(text(f.handler));
+      q.setLane(text(f.lane));
       q.setLimit(f.limit);
+      if (f.scheduled_from) {
+        q.setHasFrom(true);
+        q.setFromUs(to_micros(*f.scheduled_from));
+      }
+      if (f.scheduled_to) {
+        q.setHasTo(true);
+        q.setToUs(to_micros(*f.scheduled_to));
+      }
     }
     void operator()(const get_job_request& r) { root.setGetJob(as_data(r.id)); }
     void operator()(const ping_request&) { root.setPing(); }
@@ -372,14 +403,20 @@ caf::expected<request> decode_request(std::span<const uint8_t> buf) {
       case wire::Request::LIST_JOBS: {
         auto q = in.getListJobs();
         job_filter f;
+        if (q.getStatuses().size() > 16)
+          return malformed("too many statuses in a job query");
         for (auto s : q.getStatuses()) {
           if (s < 1 || s > 8)
             return malformed("status " + std::to_string(s));
           f.statuses.push_back(static_cast<job_status>(s));
         }
-        f.handler = q.getHandler();
-        f.lane = q.getLane();
+        f.handler = str(q.getHandler());
+        f.lane = str(q.getLane());
         f.limit = q.getLimit();
+        if (q.getHasFrom())
+          f.scheduled_from = from_micros(q.getFromUs());
+        if (q.getHasTo())
+          f.scheduled_to = from_micros(q.getToUs());
         return request{std::move(f)};
       }
       case wire::Request::GET_JOB: {
@@ -403,7 +440,7 @@ bytes encode(const reply& x) {
     void operator()(const error_reply& e) {
       auto g = root.initError();
       g.setCode(static_cast<uint8_t>(e.code));
-      g.setText(e.text);
+      g.setText(text(e.text));
     }
     void operator()(const std::vector<job_id>& ids) {
       auto list = root.initScheduled(static_cast<unsigned>(ids.size()));
@@ -423,7 +460,7 @@ bytes encode(const reply& x) {
       for (unsigned i = 0; i < d.attempts.size(); ++i)
         write_attempt(d.attempts[i], list[i]);
     }
-    void operator()(const pong_reply& p) { root.setPong(p.cluster_id); }
+    void operator()(const pong_reply& p) { root.setPong(text(p.cluster_id)); }
   };
   std::visit(visitor{root}, x);
   return to_bytes(mb);
@@ -435,8 +472,10 @@ caf::expected<reply> decode_reply(std::span<const uint8_t> buf) {
       switch (in.which()) {
       case wire::Reply::ERROR: {
         auto g = in.getError();
-        return reply{
-          error_reply{static_cast<ec>(g.getCode()), std::string{g.getText()}}};
+        auto code = g.getCode();
+        if (code == 0 || code > static_cast<uint8_t>(ec::refused))
+          return malformed("unknown error code " + std::to_string(code));
+        return reply{error_reply{static_cast<ec>(code), str(g.getText())}};
       }
       case wire::Reply::SCHEDULED: {
         auto ids = read_each<job_id>(in.getScheduled(), read_uuid);
@@ -466,7 +505,7 @@ caf::expected<reply> decode_reply(std::span<const uint8_t> buf) {
         return reply{job_detail{std::move(*x), std::move(*attempts)}};
       }
       case wire::Reply::PONG:
-        return reply{pong_reply{std::string{in.getPong()}}};
+        return reply{pong_reply{str(in.getPong())}};
       }
       return malformed("unknown reply kind");
     });

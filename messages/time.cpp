@@ -50,6 +50,7 @@ caf::expected<duration> parse_duration(std::string_view text) {
     return bad_duration(original, "empty");
   constexpr int64_t max_us = int64_t{100} * 365 * 24 * 3600 * 1'000'000;
   int64_t total = 0;
+  bool first = true;
   while (!text.empty()) {
     int64_t n = 0;
     if (!read_number(text, n))
@@ -75,8 +76,10 @@ caf::expected<duration> parse_duration(std::string_view text) {
       factor = 86'400'000'000;
     else
       return bad_duration(original, "unknown unit '" + unit + "'");
-    if (unit.empty() && !text.empty())
+    // `45` means seconds, but `1h30` is more likely a typo than 1h0m30s.
+    if (unit.empty() && (!first || !text.empty()))
       return bad_duration(original, "a bare number must stand alone");
+    first = false;
     if (n > max_us / factor || total > max_us - n * factor)
       return bad_duration(original, "longer than 100 years");
     total += n * factor;

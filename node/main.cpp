@@ -327,6 +327,10 @@ int main(int argc, char** argv) {
   list->add_option("--handler", filter.handler, "filter by handler");
   list->add_option("--lane", filter.lane, "filter by lane");
   list->add_option("--limit", filter.limit, "at most this many (default 100)");
+  std::string list_from, list_to;
+  list->add_option("--from", list_from,
+                   "scheduled at or after (ISO-8601, now, or +30s)");
+  list->add_option("--to", list_to, "scheduled at or before");
   add_node_option(list);
   std::string id_text;
   auto show = jobs->add_subcommand("show", "show a job and its attempts");
@@ -412,6 +416,15 @@ int main(int argc, char** argv) {
       if (!st)
         return fail(st.error());
       filter.statuses.push_back(*st);
+    }
+    for (auto [text, slot] : {std::pair{&list_from, &filter.scheduled_from},
+                              std::pair{&list_to, &filter.scheduled_to}}) {
+      if (text->empty())
+        continue;
+      auto t = cli::parse_when(*text);
+      if (!t)
+        return fail(t.error());
+      *slot = *t;
     }
     return with_client(node_addr, timeout_s, [&](remote_client& c) {
       auto r = c.call(request{filter});

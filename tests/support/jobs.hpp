@@ -12,11 +12,17 @@
 
 namespace jm::test {
 
-inline std::string str(job_status x) { return std::string{to_string(x)}; }
+inline std::string str(job_status x) {
+  return std::string{to_string(x)};
+}
 
-inline std::string str(priority x) { return std::string{to_string(x)}; }
+inline std::string str(priority x) {
+  return std::string{to_string(x)};
+}
 
-inline std::string str(attempt_outcome x) { return std::string{to_string(x)}; }
+inline std::string str(attempt_outcome x) {
+  return std::string{to_string(x)};
+}
 
 /// A value map holding every alternative, including edge values.
 inline value_map every_value() {
@@ -60,7 +66,8 @@ inline job full_job() {
   x.max_retries = 7;
   x.failure_count = 3;
   x.data = every_value();
-  x.metadata = {{"tenant", std::string{"acme"}}, {"trace", uuid::random()},
+  x.metadata = {{"tenant", std::string{"acme"}},
+                {"trace", uuid::random()},
                 {"raw", bytes{1, 2, 3}}};
   x.recurring_schedule_id = uuid::random();
   x.bucket_id = "node-1.worker-1.p4";
