@@ -12,6 +12,8 @@ struct bench_args {
   uint32_t batch_size = 1000;
   /// Empty: a fresh temporary directory.
   std::string dir;
+  /// Both runs with synchronous=FULL (fsync per commit).
+  bool full_sync = false;
 };
 
 /// `jobmaster bench`: prints a raw store baseline, end-to-end throughput and

@@ -364,6 +364,8 @@ int main(int argc, char** argv) {
   bench->add_option("--batch-size", bargs.batch_size, "bucket batch size")
     ->check(CLI::Range(1, 10000));
   bench->add_option("--dir", bargs.dir, "where to put the database files");
+  bench->add_flag("--full-sync", bargs.full_sync,
+                  "fsync every commit (sqlite_full_sync) in both runs");
 
   auto cron_cmd = app.add_subcommand("cron", "check NaturalCron expressions");
   cron_cmd->require_subcommand(1);
