@@ -86,7 +86,11 @@ worker(worker_actor::stateful_pointer<worker_state> self,
     records.size(), s.settings.worker.parallelism, s.settings.worker.batch_size,
     s.settings.worker.lane.empty() ? std::string{}
                                    : ", lane " + s.settings.worker.lane);
-  self->attach_functor([pool = s.pool] { pool->stop_all(); });
+  // On exit: stop running handlers and let the pool's threads end, so that
+  // a process that starts and stops runtimes does not collect threads.
+  // Unstarted runs were handed back by the drain, or come back through the
+  // node's lease after a crash.
+  self->attach_functor([pool = s.pool] { pool->shutdown(duration{0}); });
   return {
     [self](atom::attach, master_actor& m) {
       auto& s = self->state;

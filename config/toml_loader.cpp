@@ -26,7 +26,9 @@ public:
     auto node = take(key);
     if (!node || err_)
       return;
-    auto v = node->value<int64_t>();
+    // Only real integers: toml++ would convert floats (1e22 overflows) and
+    // booleans (true = 1) silently.
+    auto v = node->is_integer() ? node->value<int64_t>() : std::nullopt;
     if (!v || *v < lo || *v > hi) {
       fail(key, *node,
            "expected an integer between " + std::to_string(lo) + " and "

@@ -31,13 +31,9 @@ struct scanner {
   std::string_view text;
   std::size_t pos = 0;
 
-  [[nodiscard]] bool at_end() const {
-    return pos >= text.size();
-  }
+  [[nodiscard]] bool at_end() const { return pos >= text.size(); }
 
-  [[nodiscard]] char peek() const {
-    return at_end() ? '\0' : text[pos];
-  }
+  [[nodiscard]] char peek() const { return at_end() ? '\0' : text[pos]; }
 
   /// Reads 1..max_digits digits.
   std::optional<std::int64_t> number(std::size_t max_digits = 8) {
@@ -176,12 +172,14 @@ result<interval> parse_interval(std::string_view text) {
     return fail(s.pos, "Invalid interval: unexpected character.");
   if (days > max_days)
     return fail(start, "Invalid interval: too large.");
-  std::int64_t total = days * ticks_per_day
-                       + (hours * 3600 + minutes * 60 + seconds)
-                           * ticks_per_second
-                       + fraction;
-  if (total < 0)
+  // Checked before adding: at exactly max_days the sum can pass the int64
+  // maximum, and signed overflow is undefined.
+  std::int64_t day_ticks = days * ticks_per_day;
+  std::int64_t rest
+    = (hours * 3600 + minutes * 60 + seconds) * ticks_per_second + fraction;
+  if (rest > std::numeric_limits<std::int64_t>::max() - day_ticks)
     return fail(start, "Invalid interval: too large.");
+  std::int64_t total = day_ticks + rest;
   if (negative)
     total = -total;
   auto result = make_interval(ticks{total});
@@ -199,21 +197,20 @@ std::string to_string(const interval& x) {
   char buf[64];
   int n = 0;
   if (days > 0)
-    n = std::snprintf(buf, sizeof(buf), "%lld.",
-                      static_cast<long long>(days));
-  n += std::snprintf(buf + n, sizeof(buf) - static_cast<std::size_t>(n),
-                     "%02lld:%02lld:%02lld",
-                     static_cast<long long>(secs / 3600),
-                     static_cast<long long>(secs / 60 % 60),
-                     static_cast<long long>(secs % 60));
+    n = std::snprintf(buf, sizeof(buf), "%lld.", static_cast<long long>(days));
+  n += std::snprintf(
+    buf + n, sizeof(buf) - static_cast<std::size_t>(n), "%02lld:%02lld:%02lld",
+    static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+    static_cast<long long>(secs % 60));
   if (fraction > 0)
-    std::snprintf(buf + n, sizeof(buf) - static_cast<std::size_t>(n),
-                  ".%07lld", static_cast<long long>(fraction));
+    std::snprintf(buf + n, sizeof(buf) - static_cast<std::size_t>(n), ".%07lld",
+                  static_cast<long long>(fraction));
   return buf;
 }
 
 std::optional<std::chrono::system_clock::time_point>
-next_occurrence(const interval& x, std::chrono::system_clock::time_point after) {
+next_occurrence(const interval& x,
+                std::chrono::system_clock::time_point after) {
   using namespace std::chrono;
   if (x.duration() > duration_cast<ticks>(system_clock::duration::max()))
     return std::nullopt;

@@ -374,7 +374,8 @@ int main(int argc, char** argv) {
   auto cron_next = cron_cmd->add_subcommand(
     "next", "print the next occurrences of an expression");
   cron_next
-    ->add_option("expression", cron_expr, "e.g. \"every weekday at 9am\"")
+    ->add_option("expression", cron_expr,
+                 "e.g. \"every day between mon and fri at 9am\"")
     ->required();
   cron_next->add_option("--count", cron_count, "how many (default 5)")
     ->check(CLI::Range(1, 10000));

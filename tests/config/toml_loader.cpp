@@ -229,6 +229,14 @@ TEST(wrong types are named with their line) {
                  "and 64"));
 }
 
+TEST(floats and booleans are not integers) {
+  // Found by fuzzing: 1e22 overflowed the conversion, `true` read as 1.
+  for (auto value : {"1e22", "4.8e3", "3.0", "true"})
+    CHECK(contains(
+      error_of(with(std::string{"max_message_bytes = "} + value + "\n")),
+      "max_message_bytes: expected an integer"));
+}
+
 TEST(an integer is accepted where a number is expected) {
   auto cfg = test::unbox(parse_toml(with("[retry]\nmultiplier = 3\n"), "t"));
   CHECK_EQUAL(cfg.retry.multiplier, 3.0);
