@@ -113,7 +113,12 @@ void submit(self_ptr self, job x) {
   req.attempt = x.failure_count + 1;
   req.withdrawn = std::move(withdrawn);
   auto handle = caf::actor_cast<bucket_actor>(self);
-  req.on_start = [handle](const job_id& id, timestamp at) {
+  // Logged on the pool thread, before the handler's own lines.
+  req.on_start = [handle, handler = x.handler,
+                  attempt = req.attempt](const job_id& id, timestamp at) {
+    if (spdlog::should_log(spdlog::level::info))
+      spdlog::info("job {} ({}) processing, attempt {}", to_string(id), handler,
+                   attempt);
     caf::anon_send(handle, atom::started_v, run_started{id, at});
   };
   req.on_done = [handle](execution_result r) {
@@ -251,9 +256,6 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
         return;
       auto& j = i->second;
       j.process_deadline = x.at + j.timeout + s.cfg.deadline_grace;
-      if (spdlog::should_log(spdlog::level::info))
-        spdlog::info("job {} ({}) processing, attempt {}", to_string(j.id),
-                     j.handler, j.failure_count + 1);
       job_write w;
       w.expected_version = j.version;
       j.status = job_status::processing;

@@ -68,8 +68,13 @@ const bucket_record* route(self_ptr self, const job& x, std::mt19937& gen) {
 
 void assign(self_ptr self) {
   auto& s = self->state;
-  if (s.assigning || s.buckets.empty()
-      || s.cfg.cluster.mode != cluster_mode::active)
+  if (s.assigning) {
+    // The round in flight may have missed what prompted this call (a job
+    // inserted, a bucket attached): run another when it returns.
+    s.assign_again = true;
+    return;
+  }
+  if (s.buckets.empty() || s.cfg.cluster.mode != cluster_mode::active)
     return;
   s.assigning = true;
   assign_request req;
@@ -83,11 +88,15 @@ void assign(self_ptr self) {
         auto& s = self->state;
         s.assigning = false;
         wake_buckets(self, xs.jobs);
-        if (xs.jobs.size() >= s.cfg.assign_batch)
-          assign(self); // More are due: keep going.
+        // More are due, or something changed meanwhile: keep going.
+        if (xs.jobs.size() >= s.cfg.assign_batch || s.assign_again) {
+          s.assign_again = false;
+          assign(self);
+        }
       },
       [self](const caf::error& err) {
         self->state.assigning = false;
+        self->state.assign_again = false;
         spdlog::warn("master: assigning held jobs failed: {}", describe(err));
       });
 }

@@ -30,6 +30,8 @@ struct master_state {
   store_actor store;
   std::map<std::string, attached_bucket> buckets;
   bool assigning = false;
+  /// An assignment was asked for while one was in flight.
+  bool assign_again = false;
   bool rescuing = false;
   timestamp last_rescue;
   uint64_t num_scheduled = 0;
