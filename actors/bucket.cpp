@@ -53,8 +53,11 @@ void flush(self_ptr self) {
     return;
   job_writes batch;
   batch.writes.reserve(s.pending.size());
+  // An id can stand twice in the order (a write dropped and a new one
+  // buffered); extract takes each pending write once.
   for (auto& id : s.pending_order)
-    batch.writes.push_back(std::move(s.pending[id]));
+    if (auto node = s.pending.extract(id); !node.empty())
+      batch.writes.push_back(std::move(node.mapped()));
   s.pending.clear();
   s.pending_order.clear();
   s.flushing = true;
@@ -103,12 +106,14 @@ void submit(self_ptr self, job x) {
   auto& s = self->state;
   if (auto i = s.in_flight.find(x.id); i != s.in_flight.end()) {
     // Claimed again while we still hold it (it was taken back and given to
-    // us anew): keep the one run, fenced by the new version.
+    // us anew): keep the one run, fenced by the new version. Buffered writes
+    // of the old placement are stale; the run's outcome carries the state.
+    s.pending.erase(x.id);
     i->second = std::move(x);
     return;
   }
   auto withdrawn = std::make_shared<std::atomic<bool>>(false);
-  s.unstarted.emplace(x.id, withdrawn);
+  s.unstarted->emplace(x.id, withdrawn);
   execution_request req;
   req.attempt = x.failure_count + 1;
   req.withdrawn = std::move(withdrawn);
@@ -157,12 +162,12 @@ void try_claim(self_ptr self) {
           submit(self, std::move(x));
         if (s.draining) {
           // Claimed while a drain began: give them straight back.
-          for (auto& [id, flag] : s.unstarted) {
+          for (auto& [id, flag] : *s.unstarted) {
             flag->store(true);
             buffer_write(self, hand_back(s.in_flight.at(id)));
             s.in_flight.erase(id);
           }
-          s.unstarted.clear();
+          s.unstarted->clear();
           check_drained(self);
         } else if (again) {
           s.more_due = true;
@@ -225,6 +230,10 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
   s.cfg = std::move(cfg);
   s.agent = std::move(agent);
   s.pool = std::move(pool);
+  self->attach_functor([unstarted = s.unstarted] {
+    for (auto& [id, flag] : *unstarted)
+      flag->store(true);
+  });
   self->delayed_send(self, s.cfg.poll_interval, atom::tick_v);
   // A restarted bucket first takes back what its crashed predecessor had
   // claimed; then, like a new one, it looks for jobs already waiting.
@@ -237,20 +246,26 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
         if (n > 0)
           spdlog::warn("bucket {}: took back {} jobs of its previous instance",
                        s.cfg.record.bucket_id, n);
-        wake(self, {now()});
+        if (s.draining)
+          check_drained(self);
+        else
+          wake(self, {now()});
       },
       [self](const caf::error& err) {
         auto& s = self->state;
         s.claiming = false;
         spdlog::warn("bucket {}: releasing old claims failed: {}",
                      s.cfg.record.bucket_id, describe(err));
-        wake(self, {now()});
+        if (s.draining)
+          check_drained(self);
+        else
+          wake(self, {now()});
       });
   return {
     [self](atom::wake, const wake_up& w) { wake(self, w.due); },
     [self](atom::started, run_started x) {
       auto& s = self->state;
-      s.unstarted.erase(x.id);
+      s.unstarted->erase(x.id);
       auto i = s.in_flight.find(x.id);
       if (i == s.in_flight.end())
         return;
@@ -265,7 +280,7 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
     },
     [self](atom::done, execution_result r) {
       auto& s = self->state;
-      s.unstarted.erase(r.id);
+      s.unstarted->erase(r.id);
       auto i = s.in_flight.find(r.id);
       if (i == s.in_flight.end())
         return;
@@ -304,14 +319,14 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
     [self](atom::drain) -> caf::result<bool> {
       auto& s = self->state;
       s.draining = true;
-      for (auto& [id, flag] : s.unstarted) {
+      for (auto& [id, flag] : *s.unstarted) {
         flag->store(true);
         if (auto i = s.in_flight.find(id); i != s.in_flight.end()) {
           buffer_write(self, hand_back(i->second));
           s.in_flight.erase(i);
         }
       }
-      s.unstarted.clear();
+      s.unstarted->clear();
       flush(self);
       auto rp = self->make_response_promise<bool>();
       s.drain_promises.push_back(rp);

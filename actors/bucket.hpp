@@ -41,7 +41,11 @@ struct bucket_state {
   /// Claimed jobs not yet finished, as last written (version included).
   std::map<job_id, job> in_flight;
   /// Claimed jobs that have not started; withdrawn on drain.
-  std::map<job_id, std::shared_ptr<std::atomic<bool>>> unstarted;
+  /// Shared with the exit handler, which withdraws them if the bucket dies:
+  /// its successor claims the same jobs again.
+  std::shared_ptr<std::map<job_id, std::shared_ptr<std::atomic<bool>>>>
+    unstarted
+    = std::make_shared<std::map<job_id, std::shared_ptr<std::atomic<bool>>>>();
   /// Buffered writes, at most one per job, in arrival order.
   std::map<job_id, job_write> pending;
   std::vector<job_id> pending_order;

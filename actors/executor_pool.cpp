@@ -24,8 +24,10 @@ executor_pool::make(const handler_registry& handlers, size_t threads,
   std::lock_guard guard{pool->mtx_};
   for (size_t i = 0; i < threads; ++i)
     pool->spawn_thread();
-  pool->watchdog_ = std::jthread{
-    [raw = pool.get()](std::stop_token st) { raw->watchdog_main(st); }};
+  // Nothing to watch without threads.
+  if (threads > 0)
+    pool->watchdog_ = std::jthread{
+      [raw = pool.get()](std::stop_token st) { raw->watchdog_main(st); }};
   return pool;
 }
 

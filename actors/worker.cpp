@@ -81,11 +81,16 @@ worker(worker_actor::stateful_pointer<worker_state> self,
       });
     s.supervisors.push_back(sup);
   }
-  spdlog::info(
-    "worker {}: {} buckets, {} handler threads, batch {}{}", s.worker_id,
-    records.size(), s.settings.worker.parallelism, s.settings.worker.batch_size,
-    s.settings.worker.lane.empty() ? std::string{}
-                                   : ", lane " + s.settings.worker.lane);
+  if (records.empty())
+    spdlog::info("worker {} ({}): no buckets, runs no jobs", s.worker_id,
+                 to_string(s.settings.worker.mode));
+  else
+    spdlog::info("worker {}: {} buckets, {} handler threads, batch {}{}",
+                 s.worker_id, records.size(), s.settings.worker.parallelism,
+                 s.settings.worker.batch_size,
+                 s.settings.worker.lane.empty()
+                   ? std::string{}
+                   : ", lane " + s.settings.worker.lane);
   // On exit: stop running handlers and let the pool's threads end, so that
   // a process that starts and stops runtimes does not collect threads.
   // Unstarted runs were handed back by the drain, or come back through the

@@ -62,7 +62,7 @@ struct retry_config {
 };
 
 struct worker_config {
-  /// Unique within the node; empty: `<node>-worker-<n>`.
+  /// Unique within the node; empty: `worker-<n>` (see `complete`).
   std::string name;
   /// Empty: this worker runs jobs without a lane only.
   std::string lane;

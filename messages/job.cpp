@@ -72,7 +72,10 @@ bool can_transition(job_status from, job_status to) {
     // deadline sweep, a hand-back on shutdown, or a reschedule.
     return true;
   case s::assigned_to_bucket:
-    return from == s::save_pending || from == s::held_on_master;
+    // Placed by the assigner; or given back to its bucket when a crashed
+    // bucket's successor releases what its predecessor had claimed.
+    return from == s::save_pending || from == s::held_on_master
+           || from == s::queued || from == s::processing;
   case s::queued:
     return from == s::assigned_to_bucket;
   case s::processing:

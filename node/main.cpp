@@ -365,7 +365,7 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1, 10000));
   bench->add_option("--dir", bargs.dir, "where to put the database files");
   bench->add_flag("--full-sync", bargs.full_sync,
-                  "fsync every commit (sqlite_full_sync) in both runs");
+                  "fsync every commit (sqlite_full_sync) in every run");
 
   auto cron_cmd = app.add_subcommand("cron", "check NaturalCron expressions");
   cron_cmd->require_subcommand(1);
@@ -420,14 +420,22 @@ int main(int argc, char** argv) {
         return fail(st.error());
       filter.statuses.push_back(*st);
     }
-    for (auto [text, slot] : {std::pair{&list_from, &filter.scheduled_from},
-                              std::pair{&list_to, &filter.scheduled_to}}) {
-      if (text->empty())
+    struct window_option {
+      const char* name;
+      const std::string* text;
+      std::optional<timestamp>* slot;
+    };
+    for (auto opt :
+         {window_option{"--from", &list_from, &filter.scheduled_from},
+          window_option{"--to", &list_to, &filter.scheduled_to}}) {
+      if (opt.text->empty())
         continue;
-      auto t = cli::parse_when(*text);
+      auto t = cli::parse_when(*opt.text);
       if (!t)
-        return fail(t.error());
-      *slot = *t;
+        return fail(
+          make_error(ec::invalid_argument,
+                     std::string{opt.name} + ": " + describe(t.error())));
+      *opt.slot = *t;
     }
     return with_client(node_addr, timeout_s, [&](remote_client& c) {
       auto r = c.call(request{filter});

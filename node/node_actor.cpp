@@ -109,7 +109,10 @@ node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
       for (auto& w : s.workers)
         self->request(w, timeout, atom::drain_v)
           .then(
-            [self, rp, remaining](bool) mutable {
+            [self, rp, remaining](bool drained) mutable {
+              if (!drained)
+                spdlog::warn("node: a worker did not drain within the grace "
+                             "period; its jobs go back to the master");
               if (--*remaining == 0)
                 leave_and_quit(self, rp);
             },

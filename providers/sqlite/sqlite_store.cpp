@@ -1259,7 +1259,11 @@ caf::error sqlite_store::remove_node(std::string_view node_id) {
       if (b.rc != SQLITE_OK)
         return bind_failed(d, op, b.rc);
       std::vector<job> handed_back;
-      if (auto err = read_all(d, *rescue, op, read_job, handed_back))
+      std::vector<corrupt_row> bad;
+      if (auto err = read_jobs_tolerant(d, *rescue, op, handed_back, bad))
+        return err;
+      sqlite3_reset(*rescue);
+      if (auto err = quarantine(d, op, bad))
         return err;
     }
     for (auto sql : {sql_delete_node_buckets, sql_delete_node}) {
@@ -1447,7 +1451,12 @@ caf::expected<std::vector<job>> sqlite_store::rescue_dead_nodes(timestamp now) {
         b.text(1, id);
         if (b.rc != SQLITE_OK)
           return bind_failed(d, op, b.rc);
-        if (auto err = read_all(d, *rescue, op, read_job, result))
+        // One undecodable row must not block every rescue: set it aside.
+        std::vector<corrupt_row> bad;
+        if (auto err = read_jobs_tolerant(d, *rescue, op, result, bad))
+          return err;
+        sqlite3_reset(*rescue);
+        if (auto err = quarantine(d, op, bad))
           return err;
       }
       for (auto s : {*del_buckets, *del_node}) {

@@ -39,6 +39,8 @@ constexpr std::pair<job_status, job_status> legal[] = {
   {s::assigned_to_bucket, s::cancelled},
   {s::assigned_to_bucket, s::failed}, // set aside
   {s::queued, s::held_on_master},
+  {s::queued, s::assigned_to_bucket},     // released by a restarted bucket
+  {s::processing, s::assigned_to_bucket}, // released by a restarted bucket
   {s::queued, s::processing},
   {s::queued, s::failed},
   {s::processing, s::held_on_master},
