@@ -33,6 +33,40 @@ std::vector<bucket_record> plan_buckets(const worker_state& s) {
   return result;
 }
 
+// Drains every bucket; answers `rp` with false if any did not drain.
+void drain_buckets(self_ptr self, caf::typed_response_promise<bool> rp) {
+  auto& s = self->state;
+  if (s.buckets.empty()) {
+    rp.deliver(true);
+    return;
+  }
+  struct progress {
+    size_t remaining;
+    bool all_drained = true;
+  };
+  auto p = std::make_shared<progress>(progress{s.buckets.size()});
+  auto grace = s.settings.drain_grace;
+  for (auto& [id, b] : s.buckets) {
+    // No new work for a bucket that is about to stop.
+    if (s.master)
+      self->send(s.master, atom::leave_v, id);
+    self->request(b.second, grace + std::chrono::seconds{2}, atom::drain_v)
+      .then(
+        [rp, p](bool drained) mutable {
+          p->all_drained = p->all_drained && drained;
+          if (--p->remaining == 0)
+            rp.deliver(p->all_drained);
+        },
+        [rp, p, id = id](const caf::error& err) mutable {
+          spdlog::warn("worker: bucket {} did not drain: {}", id,
+                       describe(err));
+          p->all_drained = false;
+          if (--p->remaining == 0)
+            rp.deliver(false);
+        });
+  }
+}
+
 } // namespace
 
 worker_actor::behavior_type
@@ -46,6 +80,7 @@ worker(worker_actor::stateful_pointer<worker_state> self,
   s.store = std::move(store);
   s.handlers = std::move(handlers);
   auto records = plan_buckets(s);
+  s.num_buckets = records.size();
   // A worker without buckets runs nothing and needs no threads.
   s.pool = executor_pool::make(
     *s.handlers, records.empty() ? 0 : s.settings.worker.parallelism,
@@ -108,39 +143,22 @@ worker(worker_actor::stateful_pointer<worker_state> self,
       s.buckets.insert_or_assign(rec.bucket_id, std::make_pair(rec, b));
       if (s.master)
         self->send(s.master, atom::attach_v, rec, b);
+      if (!s.pending_drains.empty() && s.buckets.size() >= s.num_buckets) {
+        auto drains = std::move(s.pending_drains);
+        s.pending_drains.clear();
+        for (auto& rp : drains)
+          drain_buckets(self, rp);
+      }
     },
     [self](atom::drain) -> caf::result<bool> {
       auto& s = self->state;
       auto rp = self->make_response_promise<bool>();
-      if (s.buckets.empty()) {
-        rp.deliver(true);
-        return rp;
-      }
-      struct progress {
-        size_t remaining;
-        bool all_drained = true;
-      };
-      auto p = std::make_shared<progress>(progress{s.buckets.size()});
-      auto grace = s.settings.drain_grace;
-      for (auto& [id, b] : s.buckets) {
-        // No new work for a bucket that is about to stop.
-        if (s.master)
-          self->send(s.master, atom::leave_v, id);
-        self->request(b.second, grace + std::chrono::seconds{2}, atom::drain_v)
-          .then(
-            [rp, p](bool drained) mutable {
-              p->all_drained = p->all_drained && drained;
-              if (--p->remaining == 0)
-                rp.deliver(p->all_drained);
-            },
-            [rp, p, id = id](const caf::error& err) mutable {
-              spdlog::warn("worker: bucket {} did not drain: {}", id,
-                           describe(err));
-              p->all_drained = false;
-              if (--p->remaining == 0)
-                rp.deliver(false);
-            });
-      }
+      // Buckets that have not announced themselves yet would be missed:
+      // wait for them (the last attach starts the drain).
+      if (s.buckets.size() < s.num_buckets)
+        s.pending_drains.push_back(rp);
+      else
+        drain_buckets(self, rp);
       return rp;
     },
   };

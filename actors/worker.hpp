@@ -36,6 +36,10 @@ struct worker_state {
   std::map<std::string, std::pair<bucket_record, bucket_actor>> buckets;
   std::shared_ptr<const handler_registry> handlers;
   std::vector<supervisor_actor> supervisors;
+  /// How many buckets this worker has (they announce themselves).
+  size_t num_buckets = 0;
+  /// Drains that wait for the last buckets to announce themselves.
+  std::vector<caf::typed_response_promise<bool>> pending_drains;
 };
 
 /// The WORKER: owns the executor pool, supervises one BUCKET per priority

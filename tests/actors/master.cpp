@@ -1,14 +1,26 @@
 #define CAF_SUITE actors.master
 #include "tests/support/test.hpp"
 
+// After test.hpp: dsl.hpp uses the FAIL macro that test.hpp defines.
+#include <caf/test/dsl.hpp>
+
+#include "tests/support/fake_actors.hpp"
 #include "tests/support/jobs.hpp"
 
 #include "actors/master.hpp"
 #include "messages/codec.hpp"
 
+#include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace jm;
 using namespace std::chrono_literals;
@@ -322,3 +334,460 @@ TEST(the first error wins in field order) {
   s.lane.reset();
   CHECK(contains(error_of(s, ec::invalid_argument), "invalid timeout"));
 }
+
+// -- the MASTER actor ---------------------------------------------------------
+
+namespace {
+
+bucket_record record(std::string id, priority p, std::string lane = "") {
+  bucket_record x;
+  x.bucket_id = std::move(id);
+  x.worker_id = "w-" + x.bucket_id;
+  x.node_id = "n1";
+  x.priority = p;
+  x.lane = std::move(lane);
+  return x;
+}
+
+jm::request schedule(std::vector<job_spec> specs) {
+  return jm::request{std::move(specs)};
+}
+
+/// A job as the store holds it.
+job stored(job_status status, int64_t version) {
+  auto x = make(spec("bare"));
+  x.status = status;
+  x.version = version;
+  if (status != job_status::held_on_master) {
+    x.bucket_id = "b-1";
+    x.worker_id = "w-b-1";
+  }
+  if (status == job_status::processing || status == job_status::queued)
+    x.process_deadline = t0 + 1h;
+  return x;
+}
+
+/// The master with a fake store and fake buckets, on the deterministic
+/// scheduler: `sched.run()` delivers everything that is due; the master's
+/// periodic tick never comes unless the test advances the clock.
+struct master_fixture : test_coordinator_fixture<> {
+  master_fixture() {
+    spdlog::set_level(spdlog::level::off);
+    store_handle = sys.spawn(test::fake_store_actor, store);
+    actors.push_back(caf::actor_cast<caf::actor>(store_handle));
+  }
+
+  ~master_fixture() override {
+    for (auto& a : actors)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  void start(master_config cfg = config()) {
+    m = sys.spawn(master, std::move(cfg), store_handle);
+    actors.push_back(caf::actor_cast<caf::actor>(m));
+    sched.run();
+  }
+
+  /// Sends raw bytes and returns the decoded reply.
+  reply ask_raw(bytes data) {
+    self->send(m, wire_request{std::move(data)});
+    sched.run();
+    std::optional<reply> result;
+    self->receive([&](wire_reply& r) { result = test::from_wire(r); },
+                  caf::after(std::chrono::seconds{0}) >> [] {});
+    if (!result)
+      FAIL("the master did not answer");
+    return std::move(*result);
+  }
+
+  reply ask(const jm::request& x) { return ask_raw(encode(x)); }
+
+  /// Schedules one job and returns its id (fails the test on an error).
+  job_id schedule_one(job_spec s) {
+    auto r = ask(schedule({std::move(s)}));
+    auto ids = std::get_if<std::vector<job_id>>(&r);
+    if (!ids)
+      FAIL("schedule failed: " << test::error_of(r).text);
+    if (ids->size() != 1)
+      FAIL("schedule returned " << ids->size() << " ids");
+    return ids->front();
+  }
+
+  /// The job as the master inserted it.
+  job inserted(const job_id& id) {
+    for (auto& batch : store->insert.all())
+      for (auto& x : batch.jobs)
+        if (x.id == id)
+          return x;
+    FAIL("job " << to_string(id) << " was not inserted");
+  }
+
+  struct attached {
+    std::shared_ptr<test::fake_bucket> fake;
+    bucket_actor handle;
+  };
+
+  attached attach(const bucket_record& rec) {
+    auto f = std::make_shared<test::fake_bucket>();
+    auto h = sys.spawn(test::fake_bucket_actor, f);
+    actors.push_back(caf::actor_cast<caf::actor>(h));
+    self->send(m, atom::attach_v, rec, h);
+    sched.run();
+    return {f, h};
+  }
+
+  std::shared_ptr<test::fake_store> store
+    = std::make_shared<test::fake_store>();
+  store_actor store_handle;
+  master_actor m;
+  std::vector<caf::actor> actors;
+};
+
+ec code(const reply& r) {
+  return test::error_of(r).code;
+}
+
+bool is_done(const reply& r) {
+  return std::holds_alternative<done_reply>(r);
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(master_actor_tests, master_fixture)
+
+TEST(on start the master rescues and sweeps) {
+  start();
+  CHECK_EQUAL(store->rescue.size(), 1u);
+  CHECK_EQUAL(store->sweep.size(), 1u);
+  // Nothing to assign to: no bucket is attached.
+  CHECK_EQUAL(store->assign.size(), 0u);
+}
+
+TEST(a job is held when no bucket is attached) {
+  start();
+  auto before = now();
+  auto id = schedule_one(spec("bare"));
+  REQUIRE_EQUAL(store->insert.size(), 1u);
+  REQUIRE_EQUAL(store->insert.at(0).jobs.size(), 1u);
+  auto x = store->insert.at(0).jobs.front();
+  CHECK(x.id == id);
+  CHECK_EQUAL(x.handler, "bare");
+  CHECK_EQUAL(str(x.status), "held_on_master");
+  CHECK_EQUAL(x.bucket_id, "");
+  CHECK_EQUAL(x.worker_id, "");
+  CHECK_EQUAL(x.version, 0);
+  CHECK(x.scheduled_at >= before);
+  CHECK(x.scheduled_at <= now());
+}
+
+TEST(a schedule request with several jobs answers their ids in order) {
+  start();
+  auto r = ask(schedule({spec("bare"), spec("tuned"), spec("bare")}));
+  auto ids = std::get_if<std::vector<job_id>>(&r);
+  REQUIRE(ids);
+  REQUIRE_EQUAL(ids->size(), 3u);
+  REQUIRE_EQUAL(store->insert.size(), 1u);
+  auto xs = store->insert.at(0).jobs;
+  REQUIRE_EQUAL(xs.size(), 3u);
+  for (size_t i = 0; i < 3; ++i)
+    CHECK(xs[i].id == (*ids)[i]);
+  CHECK_EQUAL(xs[1].handler, "tuned");
+  CHECK_EQUAL(std::set<job_id>(ids->begin(), ids->end()).size(), 3u);
+}
+
+TEST(a job goes to an attached bucket of its priority and lane) {
+  start();
+  auto high = attach(record("b-high", priority::high));
+  auto gpu = attach(record("b-gpu", priority::medium, "gpu"));
+  // Neither matches a medium job without a lane.
+  auto held = schedule_one(spec("bare"));
+  CHECK_EQUAL(str(inserted(held).status), "held_on_master");
+  auto b = attach(record("b-1", priority::medium));
+  auto s = spec("bare");
+  s.after = 2s;
+  auto id = schedule_one(s);
+  auto x = inserted(id);
+  CHECK_EQUAL(str(x.status), "assigned_to_bucket");
+  CHECK_EQUAL(x.bucket_id, "b-1");
+  CHECK_EQUAL(x.worker_id, "w-b-1");
+  // The bucket learns when the job is due (rounded up to the millisecond).
+  REQUIRE_EQUAL(b.fake->wakes.size(), 1u);
+  auto due = b.fake->wakes.at(0).due;
+  REQUIRE_EQUAL(due.size(), 1u);
+  CHECK(due[0] >= x.scheduled_at);
+  CHECK(due[0] - x.scheduled_at < 1ms);
+  CHECK(due[0] > now());
+  CHECK_EQUAL(high.fake->wakes.size(), 0u);
+  CHECK_EQUAL(gpu.fake->wakes.size(), 0u);
+  // The handler's defaults route too: high priority in lane gpu.
+  auto high_gpu = attach(record("b-high-gpu", priority::high, "gpu"));
+  auto y = inserted(schedule_one(spec("tuned")));
+  CHECK_EQUAL(str(y.status), "assigned_to_bucket");
+  CHECK_EQUAL(y.bucket_id, "b-high-gpu");
+  CHECK_EQUAL(high_gpu.fake->wakes.size(), 1u);
+  CHECK_EQUAL(high.fake->wakes.size(), 0u);
+}
+
+TEST(a job due after the look - ahead window stays held) {
+  start();
+  auto b = attach(record("b-1", priority::medium));
+  auto s = spec("bare");
+  s.after = 1h; // beyond transient_threshold (30s)
+  auto x = inserted(schedule_one(s));
+  CHECK_EQUAL(str(x.status), "held_on_master");
+  CHECK_EQUAL(x.bucket_id, "");
+  CHECK_EQUAL(b.fake->wakes.size(), 0u);
+}
+
+TEST(attaching a bucket asks the store to assign held jobs) {
+  start();
+  auto waiting = stored(job_status::assigned_to_bucket, 1);
+  waiting.bucket_id = "b-1";
+  waiting.scheduled_at = now() + 5s;
+  store->assign.script(job_list{{waiting}});
+  auto before = now();
+  auto b = attach(record("b-1", priority::medium));
+  REQUIRE_EQUAL(store->assign.size(), 1u);
+  auto req = store->assign.at(0);
+  REQUIRE_EQUAL(req.buckets.size(), 1u);
+  CHECK_EQUAL(req.buckets[0].bucket_id, "b-1");
+  CHECK(req.horizon >= before + 30s);
+  CHECK(req.horizon <= now() + 30s);
+  CHECK_EQUAL(req.limit, config().assign_batch);
+  // The assigned job's bucket is woken for it.
+  REQUIRE_EQUAL(b.fake->wakes.size(), 1u);
+  REQUIRE_EQUAL(b.fake->wakes.at(0).due.size(), 1u);
+  CHECK(b.fake->wakes.at(0).due[0] >= waiting.scheduled_at);
+}
+
+TEST(malformed bytes get an error and the master keeps working) {
+  start();
+  for (auto data : {bytes{}, bytes{1, 2, 3, 4, 5}, bytes(64, 0xff)}) {
+    auto r = ask_raw(data);
+    CHECK_EQUAL(code(r), ec::malformed_message);
+  }
+  auto r = ask(jm::request{ping_request{}});
+  auto pong = std::get_if<pong_reply>(&r);
+  REQUIRE(pong);
+  CHECK_EQUAL(pong->cluster_id, "test");
+  schedule_one(spec("bare"));
+  CHECK_EQUAL(store->insert.size(), 1u);
+}
+
+TEST(an unknown handler is refused and nothing is inserted) {
+  start();
+  auto r = ask(schedule({spec("nope")}));
+  CHECK_EQUAL(code(r), ec::unknown_handler);
+  CHECK(contains(test::error_of(r).text, "unknown handler 'nope'"));
+  // One bad job refuses the whole request, naming the job.
+  r = ask(schedule({spec("bare"), spec("nope")}));
+  CHECK_EQUAL(code(r), ec::unknown_handler);
+  CHECK(contains(test::error_of(r).text, "job 2: unknown handler"));
+  r = ask(schedule({}));
+  CHECK_EQUAL(code(r), ec::invalid_argument);
+  CHECK_EQUAL(store->insert.size(), 0u);
+}
+
+TEST(a store failure on insert reaches the client) {
+  start();
+  store->insert.script(make_error(ec::store_failure, "disk full"));
+  auto r = ask(schedule({spec("bare")}));
+  CHECK_EQUAL(code(r), ec::store_failure);
+  CHECK_EQUAL(test::error_of(r).text, "disk full");
+  schedule_one(spec("bare"));
+}
+
+TEST(an archived cluster refuses to schedule) {
+  auto cfg = config();
+  cfg.cluster.mode = cluster_mode::archived;
+  start(cfg);
+  auto r = ask(schedule({spec("bare")}));
+  CHECK_EQUAL(code(r), ec::refused);
+  CHECK_EQUAL(store->insert.size(), 0u);
+}
+
+TEST(a passive cluster holds every job) {
+  auto cfg = config();
+  cfg.cluster.mode = cluster_mode::passive;
+  start(cfg);
+  auto b = attach(record("b-1", priority::medium));
+  auto x = inserted(schedule_one(spec("bare")));
+  CHECK_EQUAL(str(x.status), "held_on_master");
+  CHECK_EQUAL(b.fake->wakes.size(), 0u);
+  CHECK_EQUAL(store->assign.size(), 0u);
+}
+
+TEST(a processing job cannot be cancelled) {
+  start();
+  auto x = stored(job_status::processing, 4);
+  store->put(x);
+  auto r = ask(jm::request{cancel_request{x.id}});
+  CHECK_EQUAL(code(r), ec::illegal_transition);
+  CHECK(contains(test::error_of(r).text, "is processing"));
+  CHECK_EQUAL(store->write.size(), 0u);
+  CHECK_EQUAL(str(store->find(x.id)->status), "processing");
+}
+
+TEST(cancelling a held job writes cancelled fenced by its version) {
+  start();
+  auto x = stored(job_status::held_on_master, 6);
+  store->put(x);
+  auto r = ask(jm::request{cancel_request{x.id}});
+  CHECK(is_done(r));
+  REQUIRE_EQUAL(store->write.size(), 1u);
+  auto ws = store->write.at(0).writes;
+  REQUIRE_EQUAL(ws.size(), 1u);
+  CHECK(ws[0].job.id == x.id);
+  CHECK_EQUAL(ws[0].expected_version, 6);
+  CHECK_EQUAL(str(ws[0].job.status), "cancelled");
+  CHECK(!ws[0].attempt);
+  auto now_stored = store->find(x.id);
+  REQUIRE(now_stored);
+  CHECK_EQUAL(str(now_stored->status), "cancelled");
+  CHECK_EQUAL(now_stored->version, 7);
+  // Once cancelled, always cancelled.
+  r = ask(jm::request{cancel_request{x.id}});
+  CHECK_EQUAL(code(r), ec::illegal_transition);
+}
+
+TEST(cancelling an assigned job clears its placement) {
+  start();
+  auto x = stored(job_status::assigned_to_bucket, 2);
+  store->put(x);
+  CHECK(is_done(ask(jm::request{cancel_request{x.id}})));
+  REQUIRE_EQUAL(store->write.size(), 1u);
+  auto w = store->write.at(0).writes.at(0);
+  CHECK_EQUAL(w.expected_version, 2);
+  CHECK_EQUAL(str(w.job.status), "cancelled");
+  CHECK_EQUAL(w.job.bucket_id, "");
+  CHECK_EQUAL(w.job.worker_id, "");
+  CHECK(!w.job.process_deadline);
+}
+
+TEST(cancelling an unknown job is an error) {
+  start();
+  auto r = ask(jm::request{cancel_request{uuid::random()}});
+  CHECK_EQUAL(code(r), ec::unknown_job);
+  CHECK_EQUAL(store->write.size(), 0u);
+}
+
+TEST(rescheduling moves the due time and holds the job) {
+  start();
+  auto x = stored(job_status::assigned_to_bucket, 3);
+  store->put(x);
+  auto at = now() + 2h;
+  CHECK(is_done(ask(jm::request{reschedule_request{x.id, at}})));
+  REQUIRE_EQUAL(store->write.size(), 1u);
+  auto w = store->write.at(0).writes.at(0);
+  CHECK_EQUAL(w.expected_version, 3);
+  CHECK_EQUAL(str(w.job.status), "held_on_master");
+  CHECK_EQUAL(to_micros(w.job.scheduled_at), to_micros(at));
+  CHECK_EQUAL(to_micros(w.job.original_scheduled_at),
+              to_micros(x.original_scheduled_at));
+  CHECK_EQUAL(w.job.bucket_id, "");
+  CHECK_EQUAL(w.job.worker_id, "");
+  // Finished and running jobs stay as they are.
+  for (auto status : {job_status::succeeded, job_status::processing,
+                      job_status::queued, job_status::cancelled}) {
+    auto y = stored(status, 1);
+    store->put(y);
+    auto r = ask(jm::request{reschedule_request{y.id, at}});
+    CHECK_EQUAL(code(r), ec::illegal_transition);
+  }
+  CHECK_EQUAL(store->write.size(), 1u);
+}
+
+TEST(a version conflict on a write is retried with the new version) {
+  start();
+  auto x = stored(job_status::held_on_master, 6);
+  store->put(x);
+  // Somebody else writes the job between the master's read and its write.
+  bool raced = false;
+  store->write.set_default([&, fs = store.get()](const job_writes& ws) {
+    if (!raced) {
+      raced = true;
+      auto y = *fs->find(x.id);
+      y.version += 1;
+      fs->put(y);
+      return caf::expected<write_flags>{write_flags{{false}}};
+    }
+    std::lock_guard guard{fs->mtx};
+    write_flags result;
+    for (auto& w : ws.writes) {
+      auto& y = fs->jobs.at(w.job.id);
+      bool ok = y.version == w.expected_version;
+      if (ok) {
+        y = w.job;
+        y.version = w.expected_version + 1;
+      }
+      result.applied.push_back(ok);
+    }
+    return caf::expected<write_flags>{result};
+  });
+  CHECK(is_done(ask(jm::request{cancel_request{x.id}})));
+  CHECK_EQUAL(store->get.size(), 2u);
+  REQUIRE_EQUAL(store->write.size(), 2u);
+  CHECK_EQUAL(store->write.at(0).writes.at(0).expected_version, 6);
+  CHECK_EQUAL(store->write.at(1).writes.at(0).expected_version, 7);
+  CHECK_EQUAL(str(store->find(x.id)->status), "cancelled");
+}
+
+TEST(a job that keeps changing is a version conflict) {
+  start();
+  auto x = stored(job_status::held_on_master, 1);
+  store->put(x);
+  for (int i = 0; i < 3; ++i)
+    store->write.script(write_flags{{false}});
+  auto r = ask(jm::request{cancel_request{x.id}});
+  CHECK_EQUAL(code(r), ec::version_conflict);
+  CHECK_EQUAL(store->get.size(), 3u);
+  CHECK_EQUAL(store->write.size(), 3u);
+  CHECK_EQUAL(str(store->find(x.id)->status), "held_on_master");
+}
+
+TEST(a bucket that leaves gets no more jobs) {
+  start();
+  auto b = attach(record("b-1", priority::medium));
+  CHECK_EQUAL(str(inserted(schedule_one(spec("bare"))).status),
+              "assigned_to_bucket");
+  self->send(m, atom::leave_v, std::string{"b-1"});
+  sched.run();
+  auto x = inserted(schedule_one(spec("bare")));
+  CHECK_EQUAL(str(x.status), "held_on_master");
+  CHECK_EQUAL(b.fake->wakes.size(), 1u);
+}
+
+TEST(a bucket that dies gets no more jobs) {
+  start();
+  auto b = attach(record("b-1", priority::medium));
+  caf::anon_send_exit(b.handle, caf::exit_reason::kill);
+  sched.run();
+  auto x = inserted(schedule_one(spec("bare")));
+  CHECK_EQUAL(str(x.status), "held_on_master");
+}
+
+TEST(queries go to the store) {
+  start();
+  auto x = stored(job_status::held_on_master, 1);
+  store->put(x);
+  job_filter f;
+  f.limit = 0;
+  auto r = ask(jm::request{f});
+  auto jobs = std::get_if<std::vector<job>>(&r);
+  REQUIRE(jobs);
+  REQUIRE_EQUAL(jobs->size(), 1u);
+  CHECK(jobs->front().id == x.id);
+  REQUIRE_EQUAL(store->list.size(), 1u);
+  CHECK_EQUAL(store->list.at(0).limit, 10000u);
+  r = ask(jm::request{get_job_request{x.id}});
+  auto d = std::get_if<job_detail>(&r);
+  REQUIRE(d);
+  CHECK(d->job.id == x.id);
+  r = ask(jm::request{get_job_request{uuid::random()}});
+  CHECK_EQUAL(code(r), ec::unknown_job);
+  store->list.script(make_error(ec::store_failure, "locked"));
+  CHECK_EQUAL(code(ask(jm::request{f})), ec::store_failure);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
