@@ -782,6 +782,26 @@ caf::error quarantine(impl& d, std::string_view op,
   return {};
 }
 
+// Records `lost` attempts for the processing jobs selected by `sql`, keyed
+// by a node or bucket id (?1), at `now` (?2), with the reason `why` (?3).
+caf::error insert_lost_attempts(impl& d, std::string_view op, const char* sql,
+                                std::string_view key, timestamp now,
+                                const std::string& why) {
+  auto s = d.prepare(sql, op);
+  if (!s)
+    return s.error();
+  // `why` is bound as SQLITE_STATIC: it outlives the step (it is ours).
+  binder b{*s};
+  b.text(1, key);
+  b.timestamp(2, now);
+  b.text(3, why);
+  if (b.rc != SQLITE_OK) {
+    sqlite3_reset(*s);
+    return bind_failed(d, op, b.rc);
+  }
+  return d.run(*s, op);
+}
+
 caf::error bind_failed(impl& d, std::string_view op, int rc) {
   return d.fail(std::string{op} + ": bind", rc);
 }
@@ -1232,23 +1252,10 @@ caf::error sqlite_store::remove_node(std::string_view node_id) {
     // Jobs still placed in the leaving node's buckets (assigned but never
     // claimed, or a run that outlived the drain) go back to the master;
     // otherwise nobody would ever pick them up again.
-    {
-      auto lost = d.prepare(sql_rescue_lost_attempts, op);
-      if (!lost)
-        return lost.error();
-      // Bound as SQLITE_STATIC: the text must outlive the step.
-      auto why = "node " + std::string{node_id} + " left while running it";
-      binder b{*lost};
-      b.text(1, node_id);
-      b.timestamp(2, jm::now());
-      b.text(3, why);
-      if (b.rc != SQLITE_OK) {
-        sqlite3_reset(*lost);
-        return bind_failed(d, op, b.rc);
-      }
-      if (auto err = d.run(*lost, op))
-        return err;
-    }
+    if (auto err = insert_lost_attempts(
+          d, op, sql_rescue_lost_attempts, node_id, jm::now(),
+          "node " + std::string{node_id} + " left while running it"))
+      return err;
     {
       auto rescue = d.prepare(sql_rescue_jobs, op);
       if (!rescue)
@@ -1419,9 +1426,6 @@ caf::expected<std::vector<job>> sqlite_store::rescue_dead_nodes(timestamp now) {
     ids = dead_nodes();
     if (!ids)
       return ids.error();
-    auto lost = d.prepare(sql_rescue_lost_attempts, op);
-    if (!lost)
-      return lost.error();
     auto rescue = d.prepare(sql_rescue_jobs, op);
     if (!rescue)
       return rescue.error();
@@ -1432,19 +1436,10 @@ caf::expected<std::vector<job>> sqlite_store::rescue_dead_nodes(timestamp now) {
     if (!del_node)
       return del_node.error();
     for (auto& id : *ids) {
-      auto error_text = "node " + id + " lost (lease expired)";
-      {
-        binder b{*lost};
-        b.text(1, id);
-        b.timestamp(2, now);
-        b.text(3, error_text);
-        if (b.rc != SQLITE_OK) {
-          sqlite3_reset(*lost);
-          return bind_failed(d, op, b.rc);
-        }
-        if (auto err = d.run(*lost, op))
-          return err;
-      }
+      if (auto err
+          = insert_lost_attempts(d, op, sql_rescue_lost_attempts, id, now,
+                                 "node " + id + " lost (lease expired)"))
+        return err;
       {
         stmt_guard guard{*rescue};
         binder b{*rescue};
@@ -1549,24 +1544,10 @@ sqlite_store::release_bucket_jobs(std::string_view bucket_id, timestamp now) {
     transaction tx{d};
     if (auto err = tx.begin(op))
       return err;
-    auto lost = d.prepare(sql_release_lost_attempts, op);
-    if (!lost)
-      return lost.error();
-    {
-      // Bound as SQLITE_STATIC: the text must outlive the step.
-      auto why
-        = "bucket " + std::string{bucket_id} + " restarted while running it";
-      binder b{*lost};
-      b.text(1, bucket_id);
-      b.timestamp(2, now);
-      b.text(3, why);
-      if (b.rc != SQLITE_OK) {
-        sqlite3_reset(*lost);
-        return bind_failed(d, op, b.rc);
-      }
-      if (auto err = d.run(*lost, op))
-        return err;
-    }
+    if (auto err = insert_lost_attempts(
+          d, op, sql_release_lost_attempts, bucket_id, now,
+          "bucket " + std::string{bucket_id} + " restarted while running it"))
+      return err;
     auto release = d.prepare(sql_release_jobs, op);
     if (!release)
       return release.error();

@@ -2,6 +2,7 @@
 #include "tests/support/test.hpp"
 
 #include "actors/executor_pool.hpp"
+#include "tests/support/sync.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -22,35 +23,8 @@ namespace {
 
 /// Upper bound for awaiting an event that should happen much sooner; only
 /// reached when the code under test is broken.
-constexpr auto patience = 10s;
-
-/// A one-shot event that threads can wait for.
-class gate {
-public:
-  void open() {
-    {
-      std::lock_guard guard{mtx_};
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-
-  /// Returns false if the gate did not open within `patience`.
-  bool wait() {
-    std::unique_lock guard{mtx_};
-    return cv_.wait_for(guard, patience, [this] { return open_; });
-  }
-
-  bool is_open() const {
-    std::lock_guard guard{mtx_};
-    return open_;
-  }
-
-private:
-  mutable std::mutex mtx_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using jm::test::gate;
+using jm::test::patience;
 
 /// Collects everything the pool reports.
 class recorder {

@@ -9,6 +9,7 @@
 #include "messages/api.hpp"
 #include "messages/codec.hpp"
 #include "messages/error.hpp"
+#include "tests/support/sync.hpp"
 
 #include <caf/all.hpp>
 
@@ -29,7 +30,6 @@ namespace jm::test {
 
 /// Upper bound for awaiting an event that should happen much sooner; only
 /// reached when the code under test is broken.
-constexpr auto patience = std::chrono::seconds{10};
 
 using steady_clock = std::chrono::steady_clock;
 
@@ -38,34 +38,6 @@ inline std::atomic<uint64_t> event_counter{0};
 
 /// The payload of a message that carries only its atom.
 struct no_args {};
-
-/// A one-shot event that threads can wait for.
-class gate {
-public:
-  void open() {
-    {
-      std::lock_guard guard{mtx_};
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-
-  /// Returns false if the gate did not open within `patience`.
-  bool wait() {
-    std::unique_lock guard{mtx_};
-    return cv_.wait_for(guard, patience, [this] { return open_; });
-  }
-
-  bool is_open() const {
-    std::lock_guard guard{mtx_};
-    return open_;
-  }
-
-private:
-  mutable std::mutex mtx_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 /// One received message with when it arrived.
 template <class T>
