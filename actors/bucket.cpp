@@ -72,7 +72,6 @@ void flush(self_ptr self) {
         for (size_t i = 0; i < flags.applied.size(); ++i) {
           if (!flags.applied[i]) {
             // Somebody else owns the job now (rescued, cancelled): drop it.
-            ++s.num_conflicts;
             spdlog::debug("bucket {}: write for job {} lost its fence",
                           s.cfg.record.bucket_id,
                           to_string(copy->writes[i].job.id));
@@ -134,6 +133,20 @@ void submit(self_ptr self, job x) {
   s.pool->submit(std::move(req));
 }
 
+// Withdraws every claimed run that has not started and returns its job to
+// the master (drain).
+void hand_back_unstarted(self_ptr self) {
+  auto& s = self->state;
+  for (auto& [id, flag] : *s.unstarted) {
+    flag->store(true);
+    if (auto i = s.in_flight.find(id); i != s.in_flight.end()) {
+      buffer_write(self, hand_back(i->second));
+      s.in_flight.erase(i);
+    }
+  }
+  s.unstarted->clear();
+}
+
 void try_claim(self_ptr self) {
   auto& s = self->state;
   if (s.draining)
@@ -157,17 +170,11 @@ void try_claim(self_ptr self) {
         s.more_due = xs.jobs.size() == free;
         bool again = s.claim_again && !s.draining;
         s.claim_again = false;
-        s.num_claimed += xs.jobs.size();
         for (auto& x : xs.jobs)
           submit(self, std::move(x));
         if (s.draining) {
           // Claimed while a drain began: give them straight back.
-          for (auto& [id, flag] : *s.unstarted) {
-            flag->store(true);
-            buffer_write(self, hand_back(s.in_flight.at(id)));
-            s.in_flight.erase(id);
-          }
-          s.unstarted->clear();
+          hand_back_unstarted(self);
           check_drained(self);
         } else if (again) {
           s.more_due = true;
@@ -237,29 +244,28 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
   self->delayed_send(self, s.cfg.poll_interval, atom::tick_v);
   // A restarted bucket first takes back what its crashed predecessor had
   // claimed; then, like a new one, it looks for jobs already waiting.
+  // The release counts as a claim: no claim may overtake it.
   s.claiming = true;
+  auto released = [self] {
+    auto& s = self->state;
+    s.claiming = false;
+    if (s.draining)
+      check_drained(self);
+    else
+      wake(self, {now()});
+  };
   self->request(s.agent, caf::infinite, atom::release_v, s.cfg.record.bucket_id)
     .then(
-      [self](uint64_t n) {
-        auto& s = self->state;
-        s.claiming = false;
+      [self, released](uint64_t n) {
         if (n > 0)
           spdlog::warn("bucket {}: took back {} jobs of its previous instance",
-                       s.cfg.record.bucket_id, n);
-        if (s.draining)
-          check_drained(self);
-        else
-          wake(self, {now()});
+                       self->state.cfg.record.bucket_id, n);
+        released();
       },
-      [self](const caf::error& err) {
-        auto& s = self->state;
-        s.claiming = false;
+      [self, released](const caf::error& err) {
         spdlog::warn("bucket {}: releasing old claims failed: {}",
-                     s.cfg.record.bucket_id, describe(err));
-        if (s.draining)
-          check_drained(self);
-        else
-          wake(self, {now()});
+                     self->state.cfg.record.bucket_id, describe(err));
+        released();
       });
   return {
     [self](atom::wake, const wake_up& w) { wake(self, w.due); },
@@ -299,7 +305,6 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
                        ? " - retry at " + format_timestamp(w.job.scheduled_at)
                        : std::string{" - no retries left"});
       s.in_flight.erase(i);
-      ++s.num_finished;
       buffer_write(self, std::move(w));
       auto busy = s.in_flight.size();
       if (s.more_due && busy <= s.cfg.batch_size / 2)
@@ -319,14 +324,7 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
     [self](atom::drain) -> caf::result<bool> {
       auto& s = self->state;
       s.draining = true;
-      for (auto& [id, flag] : *s.unstarted) {
-        flag->store(true);
-        if (auto i = s.in_flight.find(id); i != s.in_flight.end()) {
-          buffer_write(self, hand_back(i->second));
-          s.in_flight.erase(i);
-        }
-      }
-      s.unstarted->clear();
+      hand_back_unstarted(self);
       flush(self);
       auto rp = self->make_response_promise<bool>();
       s.drain_promises.push_back(rp);

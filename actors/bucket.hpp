@@ -64,10 +64,6 @@ struct bucket_state {
   std::optional<timestamp> timer_at;
   std::vector<caf::typed_response_promise<bool>> drain_promises;
   std::mt19937_64 gen{std::random_device{}()};
-
-  uint64_t num_claimed = 0;
-  uint64_t num_finished = 0;
-  uint64_t num_conflicts = 0;
 };
 
 /// The BUCKET: one priority (and lane) of one worker. Claims due jobs in

@@ -26,17 +26,14 @@ executor_pool::make(const handler_registry& handlers, size_t threads,
     pool->spawn_thread();
   // Nothing to watch without threads.
   if (threads > 0)
-    pool->watchdog_ = std::jthread{
-      [raw = pool.get()](std::stop_token st) { raw->watchdog_main(st); }};
+    std::thread{watchdog_main, std::weak_ptr<executor_pool>{pool},
+                pool->watchdog_stop_.get_token()}
+      .detach();
   return pool;
 }
 
 executor_pool::~executor_pool() {
-  watchdog_.request_stop();
-  if (watchdog_.joinable() && watchdog_.get_id() != std::this_thread::get_id())
-    watchdog_.join();
-  else if (watchdog_.joinable())
-    watchdog_.detach();
+  watchdog_stop_.request_stop();
 }
 
 void executor_pool::spawn_thread() {
@@ -62,12 +59,6 @@ size_t executor_pool::load() const {
   return queue_.size() + running_.size();
 }
 
-void executor_pool::stop_all() {
-  std::lock_guard guard{mtx_};
-  for (auto& r : running_)
-    r.stop.request_stop();
-}
-
 std::vector<execution_request> executor_pool::shutdown(duration grace) {
   std::vector<execution_request> unstarted;
   std::unique_lock guard{mtx_};
@@ -83,11 +74,7 @@ std::vector<execution_request> executor_pool::shutdown(duration grace) {
   idle_cv_.wait_for(guard, grace, [this] { return running_.empty(); });
   for (auto& r : running_)
     r.stop.request_stop();
-  // Wait until every thread has left or is stuck in an abandoned handler.
-  guard.unlock();
-  watchdog_.request_stop();
-  if (watchdog_.joinable())
-    watchdog_.join();
+  watchdog_stop_.request_stop();
   return unstarted;
 }
 
@@ -162,19 +149,23 @@ void executor_pool::run_one(execution_request& req,
   req.on_done(std::move(result));
 }
 
-void executor_pool::watchdog_main(std::stop_token stop) {
+void executor_pool::watchdog_main(std::weak_ptr<executor_pool> weak,
+                                  std::stop_token stop) {
   std::mutex sleep_mtx;
   std::condition_variable_any sleep_cv;
   while (!stop.stop_requested()) {
+    auto self = weak.lock();
+    if (!self)
+      return;
     // Copies, taken under the lock: the abandoned run's request dies with
     // its thread, which may return at any moment.
     std::vector<
       std::pair<std::function<void(execution_result)>, execution_result>>
       timed_out;
     {
-      std::lock_guard guard{mtx_};
+      std::lock_guard guard{self->mtx_};
       auto t = now();
-      for (auto& r : running_) {
+      for (auto& r : self->running_) {
         if (!r.finished && !r.abandoned && r.deadline <= t) {
           r.abandoned = true;
           r.stop.request_stop();
@@ -184,13 +175,14 @@ void executor_pool::watchdog_main(std::stop_token stop) {
                              "timed out after "
                                + format_duration(r.req->job.timeout),
                              r.started_at, t});
-          if (!closed_)
-            spawn_thread();
+          if (!self->closed_)
+            self->spawn_thread();
         }
       }
     }
     for (auto& [done, result] : timed_out)
       done(std::move(result));
+    self.reset(); // not held while sleeping: the pool may go meanwhile
     // Timeouts are checked every 10 ms: a bound on how late one is noticed.
     std::unique_lock guard{sleep_mtx};
     sleep_cv.wait_for(guard, stop, std::chrono::milliseconds{10},

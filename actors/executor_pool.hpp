@@ -67,9 +67,6 @@ public:
   /// Threads not stuck in an abandoned handler.
   size_t capacity() const { return threads_; }
 
-  /// Requests stop on every running handler (node shutdown).
-  void stop_all();
-
   /// Stops accepting work, waits for running handlers up to `grace`, then
   /// abandons the rest. Queued runs are reported as not started through the
   /// returned list (the caller hands them back).
@@ -95,7 +92,10 @@ private:
 
   void spawn_thread();
   void thread_main();
-  void watchdog_main(std::stop_token stop);
+  /// Runs on its own detached thread and holds the pool only weakly, so
+  /// that nobody ever has to join it (a join would block an actor).
+  static void watchdog_main(std::weak_ptr<executor_pool> weak,
+                            std::stop_token stop);
   void run_one(execution_request& req, std::list<running>::iterator slot);
 
   const handler_registry& handlers_;
@@ -110,7 +110,7 @@ private:
   std::list<running> running_;
   size_t live_threads_ = 0;
   bool closed_ = false;
-  std::jthread watchdog_;
+  std::stop_source watchdog_stop_;
 };
 
 } // namespace jm

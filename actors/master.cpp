@@ -1,5 +1,6 @@
 #include "actors/master.hpp"
 
+#include "actors/random_router.hpp"
 #include "messages/codec.hpp"
 #include "messages/error.hpp"
 
@@ -7,7 +8,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <random>
 #include <set>
 
 namespace jm {
@@ -54,16 +54,13 @@ void wake_buckets(self_ptr self, const std::vector<job>& jobs) {
                  wake_up{std::vector<timestamp>(times.begin(), times.end())});
 }
 
-// A bucket for a job due soon, or nullptr to hold it on the master.
-const bucket_record* route(self_ptr self, const job& x, std::mt19937& gen) {
-  std::vector<const bucket_record*> candidates;
-  for (auto& [id, b] : self->state.buckets)
-    if (b.record.priority == x.priority && b.record.lane == x.lane)
-      candidates.push_back(&b.record);
-  if (candidates.empty())
-    return nullptr;
-  std::uniform_int_distribution<size_t> pick{0, candidates.size() - 1};
-  return candidates[pick(gen)];
+// The records of the attached buckets, for routing.
+std::vector<bucket_record> attached_records(const master_state& s) {
+  std::vector<bucket_record> result;
+  result.reserve(s.buckets.size());
+  for (auto& [id, b] : s.buckets)
+    result.push_back(b.record);
+  return result;
 }
 
 void assign(self_ptr self) {
@@ -80,8 +77,7 @@ void assign(self_ptr self) {
   assign_request req;
   req.horizon = now() + s.cfg.cluster.transient_threshold;
   req.limit = s.cfg.assign_batch;
-  for (auto& [id, b] : s.buckets)
-    req.buckets.push_back(b.record);
+  req.buckets = attached_records(s);
   self->request(s.store, caf::infinite, atom::assign_v, std::move(req))
     .then(
       [self](const job_list& xs) {
@@ -143,7 +139,8 @@ void schedule(self_ptr self, std::vector<job_spec> specs, reply_promise rp) {
                                         "is refused"));
   if (specs.empty())
     return deliver_error(rp, invalid("nothing to schedule"));
-  thread_local std::mt19937 gen{std::random_device{}()};
+  auto records = attached_records(s);
+  random_router route{records};
   auto t = now();
   job_list xs;
   xs.jobs.reserve(specs.size());
@@ -157,7 +154,7 @@ void schedule(self_ptr self, std::vector<job_spec> specs, reply_promise rp) {
     }
     if (s.cfg.cluster.mode == cluster_mode::active
         && x->scheduled_at <= t + s.cfg.cluster.transient_threshold) {
-      if (auto b = route(self, *x, gen)) {
+      if (auto b = route(*x)) {
         x->status = job_status::assigned_to_bucket;
         x->bucket_id = b->bucket_id;
         x->worker_id = b->worker_id;
@@ -173,7 +170,6 @@ void schedule(self_ptr self, std::vector<job_spec> specs, reply_promise rp) {
   self->request(s.store, caf::infinite, atom::insert_v, std::move(xs))
     .then(
       [self, rp, ids = std::move(ids), jobs](bool) mutable {
-        self->state.num_scheduled += ids.size();
         if (spdlog::should_log(spdlog::level::info))
           for (auto& x : jobs->jobs)
             spdlog::info("job {} ({}) scheduled for {}: {}", to_string(x.id),
@@ -243,9 +239,7 @@ caf::error cancel_job(job& x) {
                         + std::string{to_string(x.status)}
                         + " and can no longer be cancelled");
   x.status = job_status::cancelled;
-  x.bucket_id.clear();
-  x.worker_id.clear();
-  x.process_deadline.reset();
+  clear_placement(x);
   return {};
 }
 
@@ -258,9 +252,7 @@ caf::error reschedule_job(job& x, timestamp at) {
                         + " and can no longer be rescheduled");
   x.status = job_status::held_on_master;
   x.scheduled_at = at;
-  x.bucket_id.clear();
-  x.worker_id.clear();
-  x.process_deadline.reset();
+  clear_placement(x);
   return {};
 }
 
@@ -354,7 +346,6 @@ master(master_actor::stateful_pointer<master_state> self, master_config cfg,
       auto rp = self->make_response_promise<wire_reply>();
       auto decoded = decode_request(req.data);
       if (!decoded) {
-        ++self->state.num_malformed;
         spdlog::warn("master: rejected a request: {}",
                      describe(decoded.error()));
         deliver_error(rp, decoded.error());

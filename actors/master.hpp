@@ -34,8 +34,6 @@ struct master_state {
   bool assign_again = false;
   bool rescuing = false;
   timestamp last_rescue;
-  uint64_t num_scheduled = 0;
-  uint64_t num_malformed = 0;
 };
 
 /// The MASTER: the cluster's front door (schedule, cancel, reschedule,

@@ -2,16 +2,6 @@
 
 namespace jm {
 
-namespace {
-
-void clear_placement(job& x) {
-  x.bucket_id.clear();
-  x.worker_id.clear();
-  x.process_deadline.reset();
-}
-
-} // namespace
-
 job_write record_outcome(const job& running, const execution_result& result,
                          const retry_config& retry, std::string_view worker_id,
                          double random01) {

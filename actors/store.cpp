@@ -1,42 +1,14 @@
 #include "actors/store.hpp"
 
+#include "actors/random_router.hpp"
+
 #include "messages/error.hpp"
 
 #include <caf/all.hpp>
 
 #include <spdlog/spdlog.h>
 
-#include <random>
-
 namespace jm {
-
-namespace {
-
-// Random among the buckets that match a job's priority and lane: spreads
-// load over workers without coordination.
-class random_router {
-public:
-  explicit random_router(const std::vector<bucket_record>& buckets)
-    : buckets_(buckets), gen_(std::random_device{}()) {}
-
-  const bucket_record* operator()(const job& x) {
-    candidates_.clear();
-    for (auto& b : buckets_)
-      if (b.priority == x.priority && b.lane == x.lane)
-        candidates_.push_back(&b);
-    if (candidates_.empty())
-      return nullptr;
-    std::uniform_int_distribution<size_t> pick{0, candidates_.size() - 1};
-    return candidates_[pick(gen_)];
-  }
-
-private:
-  const std::vector<bucket_record>& buckets_;
-  std::vector<const bucket_record*> candidates_;
-  std::mt19937 gen_;
-};
-
-} // namespace
 
 store_actor::behavior_type
 store(store_actor::stateful_pointer<store_state> self,

@@ -66,6 +66,17 @@ struct pong_reply {
 using reply = std::variant<error_reply, std::vector<job_id>, done_reply,
                            std::vector<job>, job_detail, pong_reply>;
 
+/// The reply's payload of the kind a request expects; a reply of another
+/// kind (a peer speaking nonsense) is `ec::malformed_message`.
+template <class T>
+caf::expected<T> reply_as(caf::expected<reply> r) {
+  if (!r)
+    return r.error();
+  if (auto x = std::get_if<T>(&*r))
+    return std::move(*x);
+  return make_error(ec::malformed_message, "unexpected kind of reply");
+}
+
 /// Turns an error into its reply form and back.
 error_reply to_reply(const caf::error& err);
 caf::error to_error(const error_reply& x);

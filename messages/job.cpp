@@ -124,6 +124,12 @@ caf::expected<priority> parse_priority(std::string_view text) {
                       + "' (very_low, low, medium, high, critical or 1-5)");
 }
 
+void clear_placement(job& x) {
+  x.bucket_id.clear();
+  x.worker_id.clear();
+  x.process_deadline.reset();
+}
+
 std::string_view to_string(attempt_outcome x) {
   switch (x) {
   case attempt_outcome::succeeded:

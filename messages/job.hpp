@@ -91,6 +91,10 @@ struct job {
   int64_t version = 0;
 };
 
+/// Forgets a job's bucket, worker and deadline: it is back on the master or
+/// final.
+void clear_placement(job& x);
+
 /// How one run of a job ended.
 enum class attempt_outcome : uint8_t {
   succeeded = 1,

@@ -2,6 +2,7 @@
 
 #include "messages/error.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -208,22 +209,20 @@ std::string format_timestamp(timestamp t) {
   year_month_day ymd{days};
   hh_mm_ss hms{t - days};
   char buf[64];
-  auto frac = hms.subseconds().count();
-  if (frac == 0)
-    std::snprintf(
-      buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ",
-      static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-      static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-      static_cast<int>(hms.minutes().count()),
-      static_cast<int>(hms.seconds().count()));
-  else
-    std::snprintf(
-      buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ",
-      static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-      static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-      static_cast<int>(hms.minutes().count()),
-      static_cast<int>(hms.seconds().count()), static_cast<long long>(frac));
-  return buf;
+  auto n = std::snprintf(
+    buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d",
+    static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+    static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+    static_cast<int>(hms.minutes().count()),
+    static_cast<int>(hms.seconds().count()));
+  std::string result{buf, static_cast<size_t>(std::max(n, 0))};
+  // The fraction only when there is one.
+  if (auto frac = hms.subseconds().count(); frac != 0) {
+    std::snprintf(buf, sizeof buf, ".%06lld", static_cast<long long>(frac));
+    result += buf;
+  }
+  result += 'Z';
+  return result;
 }
 
 } // namespace jm

@@ -402,11 +402,11 @@ int main(int argc, char** argv) {
     if (!spec)
       return fail(spec.error());
     return with_client(node_addr, timeout_s, [&](remote_client& c) {
-      auto r = c.call(request{std::vector<job_spec>(count, *spec)});
-      if (!r)
-        return fail(r.error());
-      auto ids = std::get_if<std::vector<job_id>>(&*r);
-      if (!ids || ids->size() != count)
+      auto ids = reply_as<std::vector<job_id>>(
+        c.call(request{std::vector<job_spec>(count, *spec)}));
+      if (!ids)
+        return fail(ids.error());
+      if (ids->size() != count)
         return fail("unexpected reply from the node");
       for (auto& id : *ids)
         std::printf("%s\n", to_string(id).c_str());
@@ -438,12 +438,9 @@ int main(int argc, char** argv) {
       *opt.slot = *t;
     }
     return with_client(node_addr, timeout_s, [&](remote_client& c) {
-      auto r = c.call(request{filter});
-      if (!r)
-        return fail(r.error());
-      auto xs = std::get_if<std::vector<job>>(&*r);
+      auto xs = reply_as<std::vector<job>>(c.call(request{filter}));
       if (!xs)
-        return fail("unexpected reply from the node");
+        return fail(xs.error());
       print_jobs(*xs);
       return 0;
     });
@@ -453,12 +450,9 @@ int main(int argc, char** argv) {
     return fail(id.error());
   if (*show)
     return with_client(node_addr, timeout_s, [&](remote_client& c) {
-      auto r = c.call(request{get_job_request{*id}});
-      if (!r)
-        return fail(r.error());
-      auto d = std::get_if<job_detail>(&*r);
+      auto d = reply_as<job_detail>(c.call(request{get_job_request{*id}}));
       if (!d)
-        return fail("unexpected reply from the node");
+        return fail(d.error());
       print_detail(*d);
       return 0;
     });

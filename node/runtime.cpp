@@ -239,12 +239,7 @@ caf::expected<job_id> scheduler::one(job_spec spec) {
 
 caf::expected<std::vector<job_id>>
 scheduler::schedule(std::vector<job_spec> specs) {
-  auto r = call(request{std::move(specs)});
-  if (!r)
-    return r.error();
-  if (auto ids = std::get_if<std::vector<job_id>>(&*r))
-    return std::move(*ids);
-  return make_error(ec::malformed_message, "unexpected reply to schedule");
+  return reply_as<std::vector<job_id>>(call(request{std::move(specs)}));
 }
 
 caf::error scheduler::cancel(const job_id& id) {
@@ -258,21 +253,11 @@ caf::error scheduler::reschedule(const job_id& id, timestamp at) {
 }
 
 caf::expected<std::vector<job>> scheduler::list(job_filter filter) {
-  auto r = call(request{std::move(filter)});
-  if (!r)
-    return r.error();
-  if (auto xs = std::get_if<std::vector<job>>(&*r))
-    return std::move(*xs);
-  return make_error(ec::malformed_message, "unexpected reply to list");
+  return reply_as<std::vector<job>>(call(request{std::move(filter)}));
 }
 
 caf::expected<job_detail> scheduler::get(const job_id& id) {
-  auto r = call(request{get_job_request{id}});
-  if (!r)
-    return r.error();
-  if (auto d = std::get_if<job_detail>(&*r))
-    return std::move(*d);
-  return make_error(ec::malformed_message, "unexpected reply to get");
+  return reply_as<job_detail>(call(request{get_job_request{id}}));
 }
 
 } // namespace jm

@@ -806,6 +806,49 @@ caf::error bind_failed(impl& d, std::string_view op, int rc) {
   return d.fail(std::string{op} + ": bind", rc);
 }
 
+// Takes a node out of the cluster inside the caller's transaction: `lost`
+// attempts for its processing jobs, its live placed jobs back to
+// held_on_master (appended to `rescued`; undecodable ones set aside), its
+// buckets and its row deleted. Shared by a graceful leave and the rescue
+// of a dead node.
+caf::error evacuate_node(impl& d, std::string_view op, std::string_view node_id,
+                         timestamp now, const std::string& why,
+                         std::vector<job>& rescued) {
+  if (auto err = insert_lost_attempts(d, op, sql_rescue_lost_attempts, node_id,
+                                      now, why))
+    return err;
+  auto rescue = d.prepare(sql_rescue_jobs, op);
+  if (!rescue)
+    return rescue.error();
+  {
+    stmt_guard guard{*rescue};
+    binder b{*rescue};
+    b.text(1, node_id);
+    if (b.rc != SQLITE_OK)
+      return bind_failed(d, op, b.rc);
+    std::vector<corrupt_row> bad;
+    if (auto err = read_jobs_tolerant(d, *rescue, op, rescued, bad))
+      return err;
+    sqlite3_reset(*rescue);
+    if (auto err = quarantine(d, op, bad))
+      return err;
+  }
+  for (auto sql : {sql_delete_node_buckets, sql_delete_node}) {
+    auto del = d.prepare(sql, op);
+    if (!del)
+      return del.error();
+    binder b{*del};
+    b.text(1, node_id);
+    if (b.rc != SQLITE_OK) {
+      sqlite3_reset(*del);
+      return bind_failed(d, op, b.rc);
+    }
+    if (auto err = d.run(*del, op))
+      return err;
+  }
+  return {};
+}
+
 caf::expected<std::vector<bool>>
 write_jobs_impl(impl& d, const std::vector<job_write>& writes,
                 std::string_view op) {
@@ -1252,40 +1295,12 @@ caf::error sqlite_store::remove_node(std::string_view node_id) {
     // Jobs still placed in the leaving node's buckets (assigned but never
     // claimed, or a run that outlived the drain) go back to the master;
     // otherwise nobody would ever pick them up again.
-    if (auto err = insert_lost_attempts(
-          d, op, sql_rescue_lost_attempts, node_id, jm::now(),
-          "node " + std::string{node_id} + " left while running it"))
+    std::vector<job> handed_back;
+    if (auto err = evacuate_node(d, op, node_id, jm::now(),
+                                 "node " + std::string{node_id}
+                                   + " left while running it",
+                                 handed_back))
       return err;
-    {
-      auto rescue = d.prepare(sql_rescue_jobs, op);
-      if (!rescue)
-        return rescue.error();
-      stmt_guard guard{*rescue};
-      binder b{*rescue};
-      b.text(1, node_id);
-      if (b.rc != SQLITE_OK)
-        return bind_failed(d, op, b.rc);
-      std::vector<job> handed_back;
-      std::vector<corrupt_row> bad;
-      if (auto err = read_jobs_tolerant(d, *rescue, op, handed_back, bad))
-        return err;
-      sqlite3_reset(*rescue);
-      if (auto err = quarantine(d, op, bad))
-        return err;
-    }
-    for (auto sql : {sql_delete_node_buckets, sql_delete_node}) {
-      auto s = d.prepare(sql, op);
-      if (!s)
-        return s.error();
-      binder b{*s};
-      b.text(1, node_id);
-      if (b.rc != SQLITE_OK) {
-        sqlite3_reset(*s);
-        return bind_failed(d, op, b.rc);
-      }
-      if (auto err = d.run(*s, op))
-        return err;
-    }
     return tx.commit(op);
   });
 }
@@ -1426,45 +1441,10 @@ caf::expected<std::vector<job>> sqlite_store::rescue_dead_nodes(timestamp now) {
     ids = dead_nodes();
     if (!ids)
       return ids.error();
-    auto rescue = d.prepare(sql_rescue_jobs, op);
-    if (!rescue)
-      return rescue.error();
-    auto del_buckets = d.prepare(sql_delete_node_buckets, op);
-    if (!del_buckets)
-      return del_buckets.error();
-    auto del_node = d.prepare(sql_delete_node, op);
-    if (!del_node)
-      return del_node.error();
-    for (auto& id : *ids) {
-      if (auto err
-          = insert_lost_attempts(d, op, sql_rescue_lost_attempts, id, now,
-                                 "node " + id + " lost (lease expired)"))
+    for (auto& id : *ids)
+      if (auto err = evacuate_node(
+            d, op, id, now, "node " + id + " lost (lease expired)", result))
         return err;
-      {
-        stmt_guard guard{*rescue};
-        binder b{*rescue};
-        b.text(1, id);
-        if (b.rc != SQLITE_OK)
-          return bind_failed(d, op, b.rc);
-        // One undecodable row must not block every rescue: set it aside.
-        std::vector<corrupt_row> bad;
-        if (auto err = read_jobs_tolerant(d, *rescue, op, result, bad))
-          return err;
-        sqlite3_reset(*rescue);
-        if (auto err = quarantine(d, op, bad))
-          return err;
-      }
-      for (auto s : {*del_buckets, *del_node}) {
-        binder b{s};
-        b.text(1, id);
-        if (b.rc != SQLITE_OK) {
-          sqlite3_reset(s);
-          return bind_failed(d, op, b.rc);
-        }
-        if (auto err = d.run(s, op))
-          return err;
-      }
-    }
     if (auto err = tx.commit(op))
       return err;
     std::sort(result.begin(), result.end(), earlier);
