@@ -274,7 +274,7 @@ caf::expected<attempt> read_attempt(const job_id& id,
   x.started_at = from_micros(in.getStartedAtUs());
   x.ended_at = from_micros(in.getEndedAtUs());
   auto outcome = in.getOutcome();
-  if (outcome < 1 || outcome > 4)
+  if (outcome < 1 || outcome > 5)
     return malformed("attempt outcome " + std::to_string(outcome));
   x.outcome = static_cast<attempt_outcome>(outcome);
   x.error = str(in.getError());

@@ -124,6 +124,13 @@ caf::expected<priority> parse_priority(std::string_view text) {
                       + "' (very_low, low, medium, high, critical or 1-5)");
 }
 
+bool has_metadata(const job& x, const value_map& wanted) {
+  return std::all_of(wanted.begin(), wanted.end(), [&x](const auto& kvp) {
+    auto i = x.metadata.find(kvp.first);
+    return i != x.metadata.end() && i->second == kvp.second;
+  });
+}
+
 void clear_placement(job& x) {
   x.bucket_id.clear();
   x.worker_id.clear();
@@ -140,6 +147,8 @@ std::string_view to_string(attempt_outcome x) {
     return "timed_out";
   case attempt_outcome::lost:
     return "lost";
+  case attempt_outcome::skipped:
+    return "skipped";
   }
   return "invalid";
 }

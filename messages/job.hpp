@@ -82,6 +82,10 @@ struct job {
   value_map data;
   value_map metadata;
   std::optional<uuid> recurring_schedule_id;
+  /// Set on occurrences of a schedule whose overlap policy is `skip`: the
+  /// claim cancels this job if another job of the schedule is queued or
+  /// processing.
+  bool skip_if_running = false;
   /// Placement: set while a bucket owns the job, empty otherwise.
   std::string bucket_id;
   std::string worker_id;
@@ -104,6 +108,8 @@ enum class attempt_outcome : uint8_t {
   timed_out = 3,
   /// The process running it died; the master took the job back.
   lost = 4,
+  /// Not run: an earlier run of its recurring schedule was still going.
+  skipped = 5,
 };
 
 std::string_view to_string(attempt_outcome x);
@@ -127,7 +133,15 @@ struct job_filter {
   std::string lane;
   std::optional<timestamp> scheduled_from;
   std::optional<timestamp> scheduled_to;
+  /// Only the occurrences of this recurring schedule.
+  std::optional<uuid> schedule_id;
+  /// Only jobs whose metadata holds each of these entries (same type and
+  /// value).
+  value_map metadata;
   uint32_t limit = 100;
 };
+
+/// True when `x.metadata` holds every entry of `wanted` (`job_filter`).
+bool has_metadata(const job& x, const value_map& wanted);
 
 } // namespace jm

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "messages/job.hpp"
+#include "messages/schedule.hpp"
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -133,6 +134,69 @@ public:
   /// Safety net: live placed jobs whose process deadline passed before `now`
   /// return to held_on_master (no failure counted). Returns how many.
   virtual caf::expected<uint64_t> sweep_deadlines(timestamp now) = 0;
+
+  // -- recurring schedules ----------------------------------------------------
+  //
+  // Jobs carry the occurrence key: (`recurring_schedule_id`,
+  // `original_scheduled_at`) is unique among jobs, so an occurrence becomes
+  // at most one job however often (or by however many planners) it is
+  // inserted. `insert_jobs` skips a job that collides on that key as it
+  // skips a known id.
+
+  /// Inserts a new schedule, storing `version` as given. An existing id is
+  /// left untouched.
+  virtual caf::error insert_schedule(const recurring_schedule& x) = 0;
+
+  /// Creates or updates the schedule whose `spec.static_name` equals x's. A
+  /// new one is stored as `x`. An existing one keeps its id, `created_at`,
+  /// `cursor` and `planned_until`; its spec is replaced, `ensured_at` set to
+  /// x's, its status set to x's (active, or completed if x is) and its
+  /// `terminated_at` to x's; version + 1. Returns the stored schedule.
+  virtual caf::expected<recurring_schedule>
+  upsert_static_schedule(const recurring_schedule& x) = 0;
+
+  /// The schedule, or nullopt when no schedule has this id.
+  virtual caf::expected<std::optional<recurring_schedule>>
+  get_schedule(const schedule_id& id) = 0;
+
+  /// Schedules matching the filter, newest first (created_at, then id).
+  virtual caf::expected<std::vector<recurring_schedule>>
+  list_schedules(const schedule_filter& f) = 0;
+
+  /// Up to `limit` active schedules whose watermark lies before `horizon`,
+  /// lowest watermark first: the planner's work.
+  virtual caf::expected<std::vector<recurring_schedule>>
+  schedules_to_plan(timestamp horizon, uint32_t limit) = 0;
+
+  /// One planning step, in one transaction: writes `x` (version + 1) if the
+  /// stored version equals `expected_version`, and only then inserts `jobs`
+  /// as `insert_jobs` does. Returns nullopt when the fence failed (nothing
+  /// written), else how many of `jobs` were new.
+  virtual caf::expected<std::optional<uint64_t>>
+  write_schedule(const recurring_schedule& x, int64_t expected_version,
+                 const std::vector<job>& jobs)
+    = 0;
+
+  /// Static schedules named in `static_names` get `ensured_at = now`
+  /// (keep-alive of the schedules declared by running code).
+  virtual caf::error
+  touch_static_schedules(const std::vector<std::string>& static_names,
+                         timestamp now)
+    = 0;
+
+  /// Active static schedules not ensured since `stale_before` become
+  /// inactive (`terminated_at = now`, version + 1). Returns them, updated.
+  virtual caf::expected<std::vector<recurring_schedule>>
+  retire_static_schedules(timestamp stale_before, timestamp now) = 0;
+
+  // -- retention --------------------------------------------------------------
+
+  /// Deletes up to `limit` final jobs (succeeded, failed, cancelled) due
+  /// before `before`, with their attempts, and up to `limit` final schedules
+  /// (cancelled, completed; not inactive ones, which may come back)
+  /// terminated before `before`. Returns how many rows of jobs and
+  /// schedules were deleted.
+  virtual caf::expected<uint64_t> purge(timestamp before, uint32_t limit) = 0;
 };
 
 /// The agent store: the hot path of a bucket's owner. In a standalone
@@ -145,6 +209,11 @@ public:
   /// Claims up to `limit` jobs assigned to `bucket_id` and due by `due_by`
   /// (earliest first): each moves to `queued` with its process deadline set
   /// to `due_by + job.timeout + grace` (version + 1), in one transaction.
+  /// Overlap guard: a due job with `skip_if_running` whose schedule already
+  /// has a queued or processing job (in any bucket, or claimed earlier in
+  /// the same call) is not returned; it becomes `cancelled` with an attempt
+  /// of outcome `skipped` instead. Claims of such jobs are serialised per
+  /// schedule across connections, so two never run at once.
   virtual caf::expected<std::vector<job>>
   claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
                     uint32_t limit, duration grace)

@@ -11,6 +11,7 @@
 #include <exception>
 #include <limits>
 #include <thread>
+#include <set>
 #include <unordered_map>
 #include <utility>
 
@@ -21,12 +22,20 @@ namespace {
 // -- SQL ----------------------------------------------------------------------
 
 // The column list of jm_jobs in the order read_job expects and bind_job binds
-// (as ?1 .. ?19).
+// (as ?1 .. ?20).
 #define JM_JOB_COLUMNS                                                         \
   "id, handler, status, priority, source, lane, original_scheduled_at, "       \
   "scheduled_at, created_at, timeout_us, max_retries, failure_count, data, "   \
   "metadata, recurring_schedule_id, bucket_id, worker_id, process_deadline, "  \
-  "version"
+  "skip_if_running, version"
+
+// The column list of jm_schedules in the order read_schedule expects and
+// bind_schedule binds (as ?1 .. ?25).
+#define JM_SCHEDULE_COLUMNS                                                    \
+  "id, handler, expression_type, expression, time_zone, data, metadata, "      \
+  "priority, lane, timeout_us, max_retries, start_after, end_before, "         \
+  "catch_up, catch_up_limit, overlap, static_name, status, created_at, "       \
+  "terminated_at, occurrence_cursor, planned_until, ensured_at, version"
 
 #define JM_ATTEMPT_COLUMNS                                                     \
   "job_id, number, worker_id, started_at, ended_at, outcome, error"
@@ -91,6 +100,49 @@ constexpr const char* migrations[] = {
   " priority INTEGER NOT NULL,"
   " lane TEXT NOT NULL DEFAULT '');"
   "CREATE INDEX IF NOT EXISTS jm_buckets_node ON jm_buckets (node_id);",
+  // 2: recurring schedules, the occurrence key, the overlap guard.
+  "ALTER TABLE jm_jobs ADD COLUMN skip_if_running INTEGER NOT NULL DEFAULT 0;"
+  // The occurrence key: one job per (schedule, occurrence), whoever plans.
+  "CREATE UNIQUE INDEX IF NOT EXISTS jm_jobs_occurrence"
+  " ON jm_jobs (recurring_schedule_id, original_scheduled_at)"
+  " WHERE recurring_schedule_id IS NOT NULL;"
+  // The overlap guard: is a run of this schedule queued or processing?
+  "CREATE INDEX IF NOT EXISTS jm_jobs_schedule_running"
+  " ON jm_jobs (recurring_schedule_id)"
+  " WHERE recurring_schedule_id IS NOT NULL AND status IN (4, 6);"
+  "CREATE TABLE IF NOT EXISTS jm_schedules ("
+  " id BLOB NOT NULL PRIMARY KEY,"
+  " handler TEXT NOT NULL,"
+  " expression_type TEXT NOT NULL,"
+  " expression TEXT NOT NULL,"
+  " time_zone TEXT NOT NULL DEFAULT '',"
+  " data BLOB,"
+  " metadata BLOB,"
+  " priority INTEGER,"
+  " lane TEXT,"
+  " timeout_us INTEGER,"
+  " max_retries INTEGER,"
+  " start_after INTEGER,"
+  " end_before INTEGER,"
+  " catch_up INTEGER NOT NULL,"
+  " catch_up_limit INTEGER NOT NULL,"
+  " overlap INTEGER NOT NULL,"
+  " static_name TEXT NOT NULL DEFAULT '',"
+  " status INTEGER NOT NULL,"
+  " created_at INTEGER NOT NULL,"
+  " terminated_at INTEGER,"
+  " occurrence_cursor INTEGER NOT NULL,"
+  " planned_until INTEGER NOT NULL,"
+  " ensured_at INTEGER,"
+  " version INTEGER NOT NULL);"
+  // The planner's scan.
+  "CREATE INDEX IF NOT EXISTS jm_schedules_plan"
+  " ON jm_schedules (status, planned_until);"
+  "CREATE UNIQUE INDEX IF NOT EXISTS jm_schedules_static"
+  " ON jm_schedules (static_name) WHERE static_name <> '';"
+  // Retention of final jobs.
+  "CREATE INDEX IF NOT EXISTS jm_jobs_final"
+  " ON jm_jobs (scheduled_at) WHERE status IN (5, 7, 8);",
 };
 
 constexpr int latest_schema_version
@@ -103,10 +155,11 @@ constexpr const char* sql_rollback = "ROLLBACK";
 constexpr const char* sql_schema_version
   = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
 
+// Skips a known id and a known occurrence alike.
 constexpr const char* sql_insert_job
-  = "INSERT INTO jm_jobs (" JM_JOB_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-    "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
-    "ON CONFLICT (id) DO NOTHING";
+  = "INSERT OR IGNORE INTO jm_jobs (" JM_JOB_COLUMNS ") VALUES (?1, ?2, ?3, "
+    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "?19, ?20)";
 
 constexpr const char* sql_get_job
   = "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE id = ?1";
@@ -115,15 +168,15 @@ constexpr const char* sql_list_attempts
   = "SELECT " JM_ATTEMPT_COLUMNS " FROM jm_attempts WHERE job_id = ?1 "
     "ORDER BY number";
 
-// Parameters as in sql_insert_job; ?19 is the expected version.
+// Parameters as in sql_insert_job; ?20 is the expected version.
 constexpr const char* sql_write_job
   = "UPDATE jm_jobs SET handler = ?2, status = ?3, priority = ?4, source = ?5, "
     "lane = ?6, original_scheduled_at = ?7, scheduled_at = ?8, created_at = "
     "?9, "
     "timeout_us = ?10, max_retries = ?11, failure_count = ?12, data = ?13, "
     "metadata = ?14, recurring_schedule_id = ?15, bucket_id = ?16, "
-    "worker_id = ?17, process_deadline = ?18, version = ?19 + 1 "
-    "WHERE id = ?1 AND version = ?19";
+    "worker_id = ?17, process_deadline = ?18, skip_if_running = ?19, "
+    "version = ?20 + 1 WHERE id = ?1 AND version = ?20";
 
 // Numbers the attempt max + 1 within the same statement.
 constexpr const char* sql_insert_attempt
@@ -222,8 +275,85 @@ constexpr const char* sql_claim
     "WHEN timeout_us < 0 THEN ?3 ELSE ?3 + timeout_us END, "
     "version = version + 1 "
     "WHERE rowid IN (SELECT rowid FROM jm_jobs WHERE bucket_id = ?1 "
-    "AND status = 3 AND scheduled_at <= ?2 ORDER BY scheduled_at, id "
-    "LIMIT ?4) RETURNING " JM_JOB_COLUMNS;
+    "AND status = 3 AND scheduled_at <= ?2 AND skip_if_running = 0 "
+    "ORDER BY scheduled_at, id LIMIT ?4) RETURNING " JM_JOB_COLUMNS;
+
+// The overlap-guarded jobs of a claim, in due order; ?3 = limit.
+constexpr const char* sql_select_exclusive
+  = "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE bucket_id = ?1 "
+    "AND status = 3 AND scheduled_at <= ?2 AND skip_if_running = 1 "
+    "ORDER BY scheduled_at, id LIMIT ?3";
+
+constexpr const char* sql_schedule_running
+  = "SELECT 1 FROM jm_jobs INDEXED BY jm_jobs_schedule_running "
+    "WHERE recurring_schedule_id = ?1 AND status IN (4, 6) LIMIT 1";
+
+// Claims one job (?1) as sql_claim does (?3, ?5 as there).
+constexpr const char* sql_claim_one
+  = "UPDATE jm_jobs SET status = 6, "
+    "process_deadline = CASE WHEN timeout_us > ?5 THEN 9223372036854775807 "
+    "WHEN timeout_us < 0 THEN ?3 ELSE ?3 + timeout_us END, "
+    "version = version + 1 WHERE id = ?1 AND status = 3";
+
+constexpr const char* sql_skip_job
+  = "UPDATE jm_jobs SET status = 8, bucket_id = '', worker_id = '', "
+    "process_deadline = NULL, version = version + 1 "
+    "WHERE id = ?1 AND status = 3";
+
+// -- schedules --
+
+constexpr const char* sql_insert_schedule
+  = "INSERT INTO jm_schedules (" JM_SCHEDULE_COLUMNS ") VALUES (?1, ?2, ?3, "
+    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "?19, ?20, ?21, ?22, ?23, ?24) ON CONFLICT DO NOTHING";
+
+constexpr const char* sql_get_schedule
+  = "SELECT " JM_SCHEDULE_COLUMNS " FROM jm_schedules WHERE id = ?1";
+
+constexpr const char* sql_get_static_schedule
+  = "SELECT " JM_SCHEDULE_COLUMNS " FROM jm_schedules WHERE static_name = ?1 "
+    "AND static_name <> ''";
+
+// Parameters as in sql_insert_schedule; ?24 is the expected version.
+constexpr const char* sql_write_schedule
+  = "UPDATE jm_schedules SET handler = ?2, expression_type = ?3, "
+    "expression = ?4, time_zone = ?5, data = ?6, metadata = ?7, "
+    "priority = ?8, lane = ?9, timeout_us = ?10, max_retries = ?11, "
+    "start_after = ?12, end_before = ?13, catch_up = ?14, "
+    "catch_up_limit = ?15, overlap = ?16, static_name = ?17, status = ?18, "
+    "created_at = ?19, terminated_at = ?20, occurrence_cursor = ?21, "
+    "planned_until = ?22, ensured_at = ?23, version = ?24 + 1 "
+    "WHERE id = ?1 AND version = ?24";
+
+constexpr const char* sql_schedules_to_plan
+  = "SELECT " JM_SCHEDULE_COLUMNS " FROM jm_schedules WHERE status = 2 "
+    "AND planned_until < ?1 ORDER BY planned_until, id LIMIT ?2";
+
+constexpr const char* sql_touch_static
+  = "UPDATE jm_schedules SET ensured_at = ?2 WHERE static_name = ?1 "
+    "AND static_name <> ''";
+
+constexpr const char* sql_retire_static
+  = "UPDATE jm_schedules SET status = 4, terminated_at = ?2, "
+    "version = version + 1 WHERE status = 2 AND static_name <> '' "
+    "AND (ensured_at IS NULL OR ensured_at < ?1) "
+    "RETURNING " JM_SCHEDULE_COLUMNS;
+
+// -- retention --
+
+constexpr const char* sql_purge_attempts
+  = "DELETE FROM jm_attempts WHERE job_id IN (SELECT id FROM jm_jobs "
+    "INDEXED BY jm_jobs_final WHERE status IN (5, 7, 8) AND scheduled_at < ?1 "
+    "ORDER BY scheduled_at, rowid LIMIT ?2)";
+
+constexpr const char* sql_purge_jobs
+  = "DELETE FROM jm_jobs WHERE id IN (SELECT id FROM jm_jobs "
+    "INDEXED BY jm_jobs_final WHERE status IN (5, 7, 8) AND scheduled_at < ?1 "
+    "ORDER BY scheduled_at, rowid LIMIT ?2)";
+
+constexpr const char* sql_purge_schedules
+  = "DELETE FROM jm_schedules WHERE id IN (SELECT id FROM jm_schedules "
+    "WHERE status IN (3, 5) AND terminated_at < ?1 LIMIT ?2)";
 
 // -- errors -------------------------------------------------------------------
 
@@ -263,7 +393,7 @@ bool valid_source(int64_t x) {
 }
 
 bool valid_outcome(int64_t x) {
-  return x >= 1 && x <= 4;
+  return x >= 1 && x <= 5;
 }
 
 /// Rejects jobs that would be written as rows that cannot be read back.
@@ -326,7 +456,7 @@ struct encoded_maps {
   bytes metadata;
 };
 
-/// Binds all columns of `x` as ?1 .. ?19 with `version` as ?19.
+/// Binds all columns of `x` as ?1 .. ?20 with `version` as ?20.
 void bind_job(binder& b, const job& x, int64_t version, encoded_maps& buf) {
   b.blob(1, x.id);
   b.text(2, x.handler);
@@ -363,7 +493,8 @@ void bind_job(binder& b, const job& x, int64_t version, encoded_maps& buf) {
     b.timestamp(18, *x.process_deadline);
   else
     b.null(18);
-  b.i64(19, version);
+  b.i64(19, x.skip_if_running ? 1 : 0);
+  b.i64(20, version);
 }
 
 // -- reading ------------------------------------------------------------------
@@ -411,7 +542,7 @@ caf::expected<value_map> column_map(sqlite3_stmt* s, int col) {
   }
 }
 
-/// Reads a job from columns 0 .. 18 (JM_JOB_COLUMNS) of the current row.
+/// Reads a job from columns 0 .. 19 (JM_JOB_COLUMNS) of the current row.
 caf::expected<job> read_job(sqlite3_stmt* s) {
   job x;
   if (!column_uuid(s, 0, x.id)) {
@@ -473,6 +604,9 @@ caf::expected<job> read_job(sqlite3_stmt* s) {
     x.process_deadline = from_micros(n);
   }
   if (!column_int(s, 18, n))
+    return bad_job(x.id, "invalid skip_if_running");
+  x.skip_if_running = n != 0;
+  if (!column_int(s, 19, n))
     return bad_job(x.id, "invalid version");
   x.version = n;
   return x;
@@ -500,6 +634,189 @@ caf::expected<attempt> read_attempt(sqlite3_stmt* s) {
     return bad("invalid outcome");
   x.outcome = static_cast<attempt_outcome>(n);
   x.error = column_text(s, 6);
+  return x;
+}
+
+bool valid_schedule_status(int64_t x) {
+  return x >= 2 && x <= 5;
+}
+
+bool valid_catch_up(int64_t x) {
+  return x >= 1 && x <= 3;
+}
+
+bool valid_overlap(int64_t x) {
+  return x >= 1 && x <= 2;
+}
+
+/// Rejects schedules that would be written as rows that cannot be read back.
+caf::error check_schedule(const recurring_schedule& x) {
+  auto bad = [&x](std::string what) {
+    return make_error(ec::invalid_argument,
+                      "sqlite: schedule " + to_string(x.id) + ": " + what);
+  };
+  if (!valid_schedule_status(static_cast<int64_t>(x.status)))
+    return bad("invalid status");
+  if (!valid_catch_up(static_cast<int64_t>(x.spec.catch_up)))
+    return bad("invalid catch-up policy");
+  if (!valid_overlap(static_cast<int64_t>(x.spec.overlap)))
+    return bad("invalid overlap policy");
+  if (x.spec.priority
+      && !valid_priority(static_cast<int64_t>(*x.spec.priority)))
+    return bad("invalid priority");
+  return {};
+}
+
+template <class T, class F>
+void bind_optional(binder& b, int idx, const std::optional<T>& x, F&& f) {
+  if (x)
+    f(idx, *x);
+  else
+    b.null(idx);
+}
+
+/// Binds all columns of `x` as ?1 .. ?24 with `version` as ?24.
+void bind_schedule(binder& b, const recurring_schedule& x, int64_t version,
+                   encoded_maps& buf) {
+  auto& spec = x.spec;
+  b.blob(1, x.id);
+  b.text(2, spec.handler);
+  b.text(3, spec.expression_type);
+  b.text(4, spec.expression);
+  b.text(5, spec.time_zone);
+  if (spec.data.empty()) {
+    b.null(6);
+  } else {
+    buf.data = encode(spec.data);
+    b.blob(6, buf.data.data(), buf.data.size());
+  }
+  if (spec.metadata.empty()) {
+    b.null(7);
+  } else {
+    buf.metadata = encode(spec.metadata);
+    b.blob(7, buf.metadata.data(), buf.metadata.size());
+  }
+  auto i64 = [&b](int idx, int64_t v) { b.i64(idx, v); };
+  auto ts = [&b](int idx, timestamp v) { b.timestamp(idx, v); };
+  bind_optional(b, 8, spec.priority,
+                [&b](int idx, priority v) { b.i64(idx, static_cast<int>(v)); });
+  bind_optional(b, 9, spec.lane,
+                [&b](int idx, const std::string& v) { b.text(idx, v); });
+  bind_optional(b, 10, spec.timeout,
+                [&b](int idx, duration v) { b.i64(idx, v.count()); });
+  bind_optional(b, 11, spec.max_retries, i64);
+  bind_optional(b, 12, spec.start_after, ts);
+  bind_optional(b, 13, spec.end_before, ts);
+  b.i64(14, static_cast<int64_t>(spec.catch_up));
+  b.i64(15, spec.catch_up_limit);
+  b.i64(16, static_cast<int64_t>(spec.overlap));
+  b.text(17, spec.static_name);
+  b.i64(18, static_cast<int64_t>(x.status));
+  b.timestamp(19, x.created_at);
+  bind_optional(b, 20, x.terminated_at, ts);
+  b.timestamp(21, x.cursor);
+  b.timestamp(22, x.planned_until);
+  bind_optional(b, 23, x.ensured_at, ts);
+  b.i64(24, version);
+}
+
+/// Reads a schedule from columns 0 .. 23 (JM_SCHEDULE_COLUMNS).
+caf::expected<recurring_schedule> read_schedule(sqlite3_stmt* s) {
+  recurring_schedule x;
+  if (!column_uuid(s, 0, x.id))
+    return malformed("a schedule row has an invalid id");
+  auto bad = [&x](std::string what) {
+    return malformed("schedule " + to_string(x.id) + ": " + what);
+  };
+  auto& spec = x.spec;
+  int64_t n = 0;
+  spec.handler = column_text(s, 1);
+  spec.expression_type = column_text(s, 2);
+  spec.expression = column_text(s, 3);
+  spec.time_zone = column_text(s, 4);
+  if (auto m = column_map(s, 5))
+    spec.data = std::move(*m);
+  else
+    return bad("data does not decode: " + describe(m.error()));
+  if (auto m = column_map(s, 6))
+    spec.metadata = std::move(*m);
+  else
+    return bad("metadata does not decode: " + describe(m.error()));
+  auto is_null = [s](int col) {
+    return sqlite3_column_type(s, col) == SQLITE_NULL;
+  };
+  // Reads an optional integer column; false when it holds something else.
+  auto opt_int = [&](int col, std::optional<int64_t>& out) {
+    if (is_null(col))
+      return true;
+    int64_t v = 0;
+    if (!column_int(s, col, v))
+      return false;
+    out = v;
+    return true;
+  };
+  std::optional<int64_t> v;
+  if (!opt_int(7, v) || (v && !valid_priority(*v)))
+    return bad("invalid priority");
+  if (v)
+    spec.priority = static_cast<priority>(*v);
+  if (!is_null(8))
+    spec.lane = column_text(s, 8);
+  v.reset();
+  if (!opt_int(9, v))
+    return bad("invalid timeout");
+  if (v)
+    spec.timeout = duration{*v};
+  v.reset();
+  if (!opt_int(10, v) || (v && !fits_int32(*v)))
+    return bad("invalid max_retries");
+  if (v)
+    spec.max_retries = static_cast<int32_t>(*v);
+  v.reset();
+  if (!opt_int(11, v))
+    return bad("invalid start_after");
+  if (v)
+    spec.start_after = from_micros(*v);
+  v.reset();
+  if (!opt_int(12, v))
+    return bad("invalid end_before");
+  if (v)
+    spec.end_before = from_micros(*v);
+  if (!column_int(s, 13, n) || !valid_catch_up(n))
+    return bad("invalid catch_up");
+  spec.catch_up = static_cast<catch_up_policy>(n);
+  if (!column_int(s, 14, n) || n < 0 || n > UINT32_MAX)
+    return bad("invalid catch_up_limit");
+  spec.catch_up_limit = static_cast<uint32_t>(n);
+  if (!column_int(s, 15, n) || !valid_overlap(n))
+    return bad("invalid overlap");
+  spec.overlap = static_cast<overlap_policy>(n);
+  spec.static_name = column_text(s, 16);
+  if (!column_int(s, 17, n) || !valid_schedule_status(n))
+    return bad("invalid status");
+  x.status = static_cast<schedule_status>(n);
+  if (!column_int(s, 18, n))
+    return bad("invalid created_at");
+  x.created_at = from_micros(n);
+  v.reset();
+  if (!opt_int(19, v))
+    return bad("invalid terminated_at");
+  if (v)
+    x.terminated_at = from_micros(*v);
+  if (!column_int(s, 20, n))
+    return bad("invalid occurrence_cursor");
+  x.cursor = from_micros(n);
+  if (!column_int(s, 21, n))
+    return bad("invalid planned_until");
+  x.planned_until = from_micros(n);
+  v.reset();
+  if (!opt_int(22, v))
+    return bad("invalid ensured_at");
+  if (v)
+    x.ensured_at = from_micros(*v);
+  if (!column_int(s, 23, n))
+    return bad("invalid version");
+  x.version = n;
   return x;
 }
 
@@ -907,6 +1224,159 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
   return result;
 }
 
+// Inserts checked jobs inside the caller's transaction, skipping known ids
+// and known occurrences. Returns how many were new.
+caf::expected<uint64_t> insert_new_jobs(impl& d, const std::vector<job>& jobs,
+                                        std::string_view op) {
+  auto s = d.prepare(sql_insert_job, op);
+  if (!s)
+    return s.error();
+  uint64_t added = 0;
+  encoded_maps buf;
+  for (auto& x : jobs) {
+    binder b{*s};
+    bind_job(b, x, x.version, buf);
+    if (b.rc != SQLITE_OK) {
+      sqlite3_reset(*s);
+      return bind_failed(d, op, b.rc);
+    }
+    if (auto err = d.run(*s, op))
+      return err;
+    added += static_cast<uint64_t>(sqlite3_changes(d.db));
+  }
+  return added;
+}
+
+// Runs a statement with one bound schedule (?1 .. ?24, version ?24).
+caf::error run_schedule(impl& d, const char* sql, const recurring_schedule& x,
+                        int64_t version, std::string_view op) {
+  auto s = d.prepare(sql, op);
+  if (!s)
+    return s.error();
+  encoded_maps buf;
+  binder b{*s};
+  bind_schedule(b, x, version, buf);
+  if (b.rc != SQLITE_OK) {
+    sqlite3_reset(*s);
+    return bind_failed(d, op, b.rc);
+  }
+  return d.run(*s, op);
+}
+
+// Reads the schedules a statement (already bound) returns.
+caf::expected<std::vector<recurring_schedule>>
+read_schedules(impl& d, sqlite3_stmt* s, std::string_view op) {
+  std::vector<recurring_schedule> result;
+  if (auto err = read_all(d, s, op, read_schedule, result))
+    return err;
+  return result;
+}
+
+// The overlap guard of a claim, inside its transaction: each due job with
+// `skip_if_running` is claimed (appended to `claimed`, deadline from `base`)
+// unless a job of its schedule is queued or processing, or was claimed just
+// before in this call; then it is cancelled with a `skipped` attempt.
+caf::error claim_exclusive(impl& d, std::string_view bucket_id,
+                           timestamp due_by, int64_t base, uint32_t limit,
+                           std::vector<job>& claimed) {
+  constexpr std::string_view op = "claim_bucket_jobs";
+  auto sel = d.prepare(sql_select_exclusive, op);
+  if (!sel)
+    return sel.error();
+  std::vector<job> candidates;
+  {
+    stmt_guard guard{*sel};
+    binder b{*sel};
+    b.text(1, bucket_id);
+    b.timestamp(2, due_by);
+    b.i64(3, limit);
+    if (b.rc != SQLITE_OK)
+      return bind_failed(d, op, b.rc);
+    std::vector<corrupt_row> bad;
+    if (auto err = read_jobs_tolerant(d, *sel, op, candidates, bad))
+      return err;
+    sqlite3_reset(*sel);
+    if (auto err = quarantine(d, op, bad))
+      return err;
+  }
+  if (candidates.empty())
+    return {};
+  auto running = d.prepare(sql_schedule_running, op);
+  if (!running)
+    return running.error();
+  auto claim = d.prepare(sql_claim_one, op);
+  if (!claim)
+    return claim.error();
+  auto skip = d.prepare(sql_skip_job, op);
+  if (!skip)
+    return skip.error();
+  auto note = d.prepare(sql_insert_attempt, op);
+  if (!note)
+    return note.error();
+  auto room = base >= 0 ? std::numeric_limits<int64_t>::max() - base
+                        : std::numeric_limits<int64_t>::max();
+  std::set<uuid> started;
+  for (auto& x : candidates) {
+    bool busy = false;
+    if (x.recurring_schedule_id) {
+      busy = started.count(*x.recurring_schedule_id) > 0;
+      if (!busy) {
+        stmt_guard guard{*running};
+        binder b{*running};
+        b.blob(1, *x.recurring_schedule_id);
+        if (b.rc != SQLITE_OK)
+          return bind_failed(d, op, b.rc);
+        auto rc = sqlite3_step(*running);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+          return d.fail(op, rc);
+        busy = rc == SQLITE_ROW;
+      }
+    }
+    binder b{busy ? *skip : *claim};
+    b.blob(1, x.id);
+    if (!busy) {
+      b.i64(3, base);
+      b.i64(5, room);
+    }
+    if (b.rc != SQLITE_OK) {
+      sqlite3_reset(busy ? *skip : *claim);
+      return bind_failed(d, op, b.rc);
+    }
+    if (auto err = d.run(busy ? *skip : *claim, op))
+      return err;
+    if (busy) {
+      auto t = jm::now();
+      auto why = "skipped: an earlier run of schedule "
+                 + to_string(*x.recurring_schedule_id)
+                 + " was still queued or processing (overlap policy skip)";
+      binder ab{*note};
+      ab.blob(1, x.id);
+      ab.text(2, "");
+      ab.timestamp(3, t);
+      ab.timestamp(4, t);
+      ab.i64(5, static_cast<int64_t>(attempt_outcome::skipped));
+      ab.text(6, why);
+      if (ab.rc != SQLITE_OK) {
+        sqlite3_reset(*note);
+        return bind_failed(d, op, ab.rc);
+      }
+      if (auto err = d.run(*note, op))
+        return err;
+      continue;
+    }
+    if (x.recurring_schedule_id)
+      started.insert(*x.recurring_schedule_id);
+    x.status = job_status::queued;
+    auto timeout = x.timeout.count();
+    x.process_deadline = from_micros(timeout > room ? INT64_MAX
+                                     : timeout < 0  ? base
+                                                    : base + timeout);
+    x.version += 1;
+    claimed.push_back(std::move(x));
+  }
+  return {};
+}
+
 } // namespace
 
 // -- construction -------------------------------------------------------------
@@ -1014,20 +1484,8 @@ caf::error sqlite_store::insert_jobs(const std::vector<job>& jobs) {
     transaction tx{d};
     if (auto err = tx.begin(op))
       return err;
-    auto s = d.prepare(sql_insert_job, op);
-    if (!s)
-      return s.error();
-    encoded_maps buf;
-    for (auto& x : jobs) {
-      binder b{*s};
-      bind_job(b, x, x.version, buf);
-      if (b.rc != SQLITE_OK) {
-        sqlite3_reset(*s);
-        return bind_failed(d, op, b.rc);
-      }
-      if (auto err = d.run(*s, op))
-        return err;
-    }
+    if (auto n = insert_new_jobs(d, jobs, op); !n)
+      return n.error();
     return tx.commit(op);
   });
 }
@@ -1092,8 +1550,13 @@ caf::expected<std::vector<job>> sqlite_store::list_jobs(const job_filter& f) {
       sql += " AND scheduled_at >= ?3";
     if (f.scheduled_to)
       sql += " AND scheduled_at <= ?4";
+    if (f.schedule_id)
+      sql += " AND recurring_schedule_id = ?6";
     sql += " ORDER BY scheduled_at, id";
-    if (f.limit > 0)
+    // Metadata is stored encoded: its filter applies after decoding, so the
+    // limit does too.
+    bool sql_limit = f.limit > 0 && f.metadata.empty();
+    if (sql_limit)
       sql += " LIMIT ?5";
     auto s = d.prepare(sql, op);
     if (!s)
@@ -1108,8 +1571,10 @@ caf::expected<std::vector<job>> sqlite_store::list_jobs(const job_filter& f) {
       b.timestamp(3, *f.scheduled_from);
     if (f.scheduled_to)
       b.timestamp(4, *f.scheduled_to);
-    if (f.limit > 0)
+    if (sql_limit)
       b.i64(5, f.limit);
+    if (f.schedule_id)
+      b.blob(6, *f.schedule_id);
     if (b.rc != SQLITE_OK)
       return bind_failed(d, op, b.rc);
     std::vector<job> result;
@@ -1117,6 +1582,13 @@ caf::expected<std::vector<job>> sqlite_store::list_jobs(const job_filter& f) {
     std::vector<corrupt_row> bad;
     if (auto err = read_jobs_tolerant(d, *s, op, result, bad))
       return err;
+    if (!f.metadata.empty()) {
+      std::erase_if(result, [&f](const job& x) {
+        return !has_metadata(x, f.metadata);
+      });
+      if (f.limit > 0 && result.size() > f.limit)
+        result.resize(f.limit);
+    }
     return result;
   });
 }
@@ -1471,6 +1943,275 @@ caf::expected<uint64_t> sqlite_store::sweep_deadlines(timestamp now) {
   });
 }
 
+// -- recurring schedules ------------------------------------------------------
+
+caf::error sqlite_store::insert_schedule(const recurring_schedule& x) {
+  return guarded("insert_schedule", [&]() -> caf::error {
+    if (auto err = check_schedule(x))
+      return err;
+    return run_schedule(*impl_, sql_insert_schedule, x, x.version,
+                        "insert_schedule");
+  });
+}
+
+caf::expected<recurring_schedule>
+sqlite_store::upsert_static_schedule(const recurring_schedule& x) {
+  return guarded(
+    "upsert_static_schedule", [&]() -> caf::expected<recurring_schedule> {
+      constexpr std::string_view op = "upsert_static_schedule";
+      if (x.spec.static_name.empty())
+        return make_error(ec::invalid_argument,
+                          "sqlite: upsert_static_schedule: no static name");
+      if (auto err = check_schedule(x))
+        return err;
+      auto& d = *impl_;
+      transaction tx{d};
+      if (auto err = tx.begin(op))
+        return err;
+      auto sel = d.prepare(sql_get_static_schedule, op);
+      if (!sel)
+        return sel.error();
+      std::vector<recurring_schedule> found;
+      {
+        stmt_guard guard{*sel};
+        binder b{*sel};
+        b.text(1, x.spec.static_name);
+        if (b.rc != SQLITE_OK)
+          return bind_failed(d, op, b.rc);
+        auto xs = read_schedules(d, *sel, op);
+        if (!xs)
+          return xs.error();
+        found = std::move(*xs);
+      }
+      recurring_schedule result = x;
+      if (found.empty()) {
+        if (auto err = run_schedule(d, sql_insert_schedule, x, x.version, op))
+          return err;
+      } else {
+        auto& old = found.front();
+        result.id = old.id;
+        result.created_at = old.created_at;
+        result.cursor = old.cursor;
+        result.planned_until = old.planned_until;
+        result.version = old.version + 1;
+        if (auto err = run_schedule(d, sql_write_schedule, result, old.version,
+                                    op))
+          return err;
+      }
+      if (auto err = tx.commit(op))
+        return err;
+      return result;
+    });
+}
+
+caf::expected<std::optional<recurring_schedule>>
+sqlite_store::get_schedule(const schedule_id& id) {
+  return guarded(
+    "get_schedule",
+    [&]() -> caf::expected<std::optional<recurring_schedule>> {
+      constexpr std::string_view op = "get_schedule";
+      auto& d = *impl_;
+      auto s = d.prepare(sql_get_schedule, op);
+      if (!s)
+        return s.error();
+      stmt_guard guard{*s};
+      binder b{*s};
+      b.blob(1, id);
+      if (b.rc != SQLITE_OK)
+        return bind_failed(d, op, b.rc);
+      auto xs = read_schedules(d, *s, op);
+      if (!xs)
+        return xs.error();
+      if (xs->empty())
+        return std::optional<recurring_schedule>{};
+      return std::optional<recurring_schedule>{std::move(xs->front())};
+    });
+}
+
+caf::expected<std::vector<recurring_schedule>>
+sqlite_store::list_schedules(const schedule_filter& f) {
+  return guarded(
+    "list_schedules", [&]() -> caf::expected<std::vector<recurring_schedule>> {
+      constexpr std::string_view op = "list_schedules";
+      auto& d = *impl_;
+      std::string sql
+        = "SELECT " JM_SCHEDULE_COLUMNS " FROM jm_schedules WHERE 1 = 1";
+      std::set<int> statuses;
+      for (auto x : f.statuses) {
+        auto n = static_cast<int>(x);
+        if (!valid_schedule_status(n))
+          return make_error(ec::invalid_argument,
+                            "sqlite: list_schedules: invalid status "
+                              + std::to_string(n));
+        statuses.insert(n);
+      }
+      if (!statuses.empty()) {
+        sql += " AND status IN (";
+        for (auto n : statuses)
+          sql += std::to_string(n) + (n == *statuses.rbegin() ? ")" : ", ");
+      }
+      if (!f.handler.empty())
+        sql += " AND handler = ?1";
+      sql += " ORDER BY created_at DESC, id";
+      if (f.limit > 0)
+        sql += " LIMIT ?2";
+      auto s = d.prepare(sql, op);
+      if (!s)
+        return s.error();
+      stmt_guard guard{*s};
+      binder b{*s};
+      if (!f.handler.empty())
+        b.text(1, f.handler);
+      if (f.limit > 0)
+        b.i64(2, f.limit);
+      if (b.rc != SQLITE_OK)
+        return bind_failed(d, op, b.rc);
+      return read_schedules(d, *s, op);
+    });
+}
+
+caf::expected<std::vector<recurring_schedule>>
+sqlite_store::schedules_to_plan(timestamp horizon, uint32_t limit) {
+  return guarded(
+    "schedules_to_plan",
+    [&]() -> caf::expected<std::vector<recurring_schedule>> {
+      constexpr std::string_view op = "schedules_to_plan";
+      auto& d = *impl_;
+      auto s = d.prepare(sql_schedules_to_plan, op);
+      if (!s)
+        return s.error();
+      stmt_guard guard{*s};
+      binder b{*s};
+      b.timestamp(1, horizon);
+      b.i64(2, limit);
+      if (b.rc != SQLITE_OK)
+        return bind_failed(d, op, b.rc);
+      return read_schedules(d, *s, op);
+    });
+}
+
+caf::expected<std::optional<uint64_t>>
+sqlite_store::write_schedule(const recurring_schedule& x,
+                             int64_t expected_version,
+                             const std::vector<job>& jobs) {
+  return guarded(
+    "write_schedule", [&]() -> caf::expected<std::optional<uint64_t>> {
+      constexpr std::string_view op = "write_schedule";
+      if (auto err = check_schedule(x))
+        return err;
+      for (auto& j : jobs)
+        if (auto err = check_job(j))
+          return err;
+      auto& d = *impl_;
+      transaction tx{d};
+      if (auto err = tx.begin(op))
+        return err;
+      if (auto err = run_schedule(d, sql_write_schedule, x, expected_version,
+                                  op))
+        return err;
+      if (sqlite3_changes(d.db) == 0)
+        return std::optional<uint64_t>{};
+      auto added = insert_new_jobs(d, jobs, op);
+      if (!added)
+        return added.error();
+      if (auto err = tx.commit(op))
+        return err;
+      return std::optional<uint64_t>{*added};
+    });
+}
+
+caf::error sqlite_store::touch_static_schedules(
+  const std::vector<std::string>& static_names, timestamp now) {
+  return guarded("touch_static_schedules", [&]() -> caf::error {
+    constexpr std::string_view op = "touch_static_schedules";
+    if (static_names.empty())
+      return {};
+    auto& d = *impl_;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    auto s = d.prepare(sql_touch_static, op);
+    if (!s)
+      return s.error();
+    for (auto& name : static_names) {
+      binder b{*s};
+      b.text(1, name);
+      b.timestamp(2, now);
+      if (b.rc != SQLITE_OK) {
+        sqlite3_reset(*s);
+        return bind_failed(d, op, b.rc);
+      }
+      if (auto err = d.run(*s, op))
+        return err;
+    }
+    return tx.commit(op);
+  });
+}
+
+caf::expected<std::vector<recurring_schedule>>
+sqlite_store::retire_static_schedules(timestamp stale_before, timestamp now) {
+  return guarded(
+    "retire_static_schedules",
+    [&]() -> caf::expected<std::vector<recurring_schedule>> {
+      constexpr std::string_view op = "retire_static_schedules";
+      auto& d = *impl_;
+      transaction tx{d};
+      if (auto err = tx.begin(op))
+        return err;
+      auto s = d.prepare(sql_retire_static, op);
+      if (!s)
+        return s.error();
+      std::vector<recurring_schedule> result;
+      {
+        stmt_guard guard{*s};
+        binder b{*s};
+        b.timestamp(1, stale_before);
+        b.timestamp(2, now);
+        if (b.rc != SQLITE_OK)
+          return bind_failed(d, op, b.rc);
+        auto xs = read_schedules(d, *s, op);
+        if (!xs)
+          return xs.error();
+        result = std::move(*xs);
+      }
+      if (auto err = tx.commit(op))
+        return err;
+      return result;
+    });
+}
+
+// -- retention ----------------------------------------------------------------
+
+caf::expected<uint64_t> sqlite_store::purge(timestamp before, uint32_t limit) {
+  return guarded("purge", [&]() -> caf::expected<uint64_t> {
+    constexpr std::string_view op = "purge";
+    auto& d = *impl_;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    uint64_t deleted = 0;
+    for (auto sql : {sql_purge_attempts, sql_purge_jobs, sql_purge_schedules}) {
+      auto s = d.prepare(sql, op);
+      if (!s)
+        return s.error();
+      binder b{*s};
+      b.timestamp(1, before);
+      b.i64(2, limit);
+      if (b.rc != SQLITE_OK) {
+        sqlite3_reset(*s);
+        return bind_failed(d, op, b.rc);
+      }
+      if (auto err = d.run(*s, op))
+        return err;
+      if (sql != sql_purge_attempts)
+        deleted += static_cast<uint64_t>(sqlite3_changes(d.db));
+    }
+    if (auto err = tx.commit(op))
+      return err;
+    return deleted;
+  });
+}
+
 // -- agent_store --------------------------------------------------------------
 
 caf::expected<std::vector<job>>
@@ -1506,6 +2247,17 @@ sqlite_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
         return err;
       sqlite3_reset(*s);
       if (auto err = quarantine(d, op, bad))
+        return err;
+    }
+    // The first statement took every due job but the overlap-guarded ones
+    // unless it hit the limit; those come one by one, behind the guard. The
+    // write lock held since BEGIN IMMEDIATE serialises the guard.
+    if (result.size() < limit) {
+      auto base = saturating_add(to_micros(due_by), grace.count());
+      if (auto err = claim_exclusive(d, bucket_id, due_by, base,
+                                     limit - static_cast<uint32_t>(
+                                               result.size()),
+                                     result))
         return err;
     }
     if (auto err = tx.commit(op))

@@ -19,8 +19,8 @@ namespace jm::sqlite {
 /// timeout; every write path is one `BEGIN IMMEDIATE` transaction, so
 /// concurrent claims never hand out the same job twice.
 ///
-/// Schema: tables `jm_jobs`, `jm_attempts`, `jm_nodes`, `jm_buckets` and
-/// `schema_version`, created by versioned migrations. Times are stored as
+/// Schema: tables `jm_jobs`, `jm_attempts`, `jm_nodes`, `jm_buckets`,
+/// `jm_schedules` and `schema_version`, created by versioned migrations. Times are stored as
 /// microseconds since the Unix epoch, ids as 16-byte BLOBs, data and
 /// metadata as Cap'n Proto encoded value maps (NULL for an empty map).
 class sqlite_store final : public master_store, public agent_store {
@@ -77,6 +77,32 @@ public:
   caf::expected<std::vector<job>> rescue_dead_nodes(timestamp now) override;
 
   caf::expected<uint64_t> sweep_deadlines(timestamp now) override;
+
+  caf::error insert_schedule(const recurring_schedule& x) override;
+
+  caf::expected<recurring_schedule>
+  upsert_static_schedule(const recurring_schedule& x) override;
+
+  caf::expected<std::optional<recurring_schedule>>
+  get_schedule(const schedule_id& id) override;
+
+  caf::expected<std::vector<recurring_schedule>>
+  list_schedules(const schedule_filter& f) override;
+
+  caf::expected<std::vector<recurring_schedule>>
+  schedules_to_plan(timestamp horizon, uint32_t limit) override;
+
+  caf::expected<std::optional<uint64_t>>
+  write_schedule(const recurring_schedule& x, int64_t expected_version,
+                 const std::vector<job>& jobs) override;
+
+  caf::error touch_static_schedules(const std::vector<std::string>& static_names,
+                                    timestamp now) override;
+
+  caf::expected<std::vector<recurring_schedule>>
+  retire_static_schedules(timestamp stale_before, timestamp now) override;
+
+  caf::expected<uint64_t> purge(timestamp before, uint32_t limit) override;
 
   // -- agent_store ------------------------------------------------------------
 

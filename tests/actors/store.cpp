@@ -155,6 +155,95 @@ struct fake_db : master_store {
     return swept;
   }
 
+  caf::error insert_schedule(const recurring_schedule& x) override {
+    calls.push_back("insert_schedule");
+    if (failure)
+      return failure;
+    schedules.emplace(x.id, x);
+    return {};
+  }
+
+  caf::expected<recurring_schedule>
+  upsert_static_schedule(const recurring_schedule& x) override {
+    calls.push_back("upsert_static_schedule");
+    if (failure)
+      return failure;
+    schedules.insert_or_assign(x.id, x);
+    return x;
+  }
+
+  caf::expected<std::optional<recurring_schedule>>
+  get_schedule(const schedule_id& id) override {
+    calls.push_back("get_schedule");
+    if (failure)
+      return failure;
+    if (auto i = schedules.find(id); i != schedules.end())
+      return std::optional<recurring_schedule>{i->second};
+    return std::optional<recurring_schedule>{};
+  }
+
+  caf::expected<std::vector<recurring_schedule>>
+  list_schedules(const schedule_filter&) override {
+    calls.push_back("list_schedules");
+    if (failure)
+      return failure;
+    std::vector<recurring_schedule> result;
+    for (auto& [id, x] : schedules)
+      result.push_back(x);
+    return result;
+  }
+
+  caf::expected<std::vector<recurring_schedule>>
+  schedules_to_plan(timestamp h, uint32_t) override {
+    calls.push_back("schedules_to_plan");
+    horizon = h;
+    if (failure)
+      return failure;
+    std::vector<recurring_schedule> result;
+    for (auto& [id, x] : schedules)
+      if (x.status == schedule_status::active && x.planned_until < h)
+        result.push_back(x);
+    return result;
+  }
+
+  caf::expected<std::optional<uint64_t>>
+  write_schedule(const recurring_schedule& x, int64_t expected,
+                 const std::vector<job>& xs) override {
+    calls.push_back("write_schedule");
+    if (failure)
+      return failure;
+    auto i = schedules.find(x.id);
+    if (i == schedules.end() || i->second.version != expected)
+      return std::optional<uint64_t>{};
+    i->second = x;
+    i->second.version = expected + 1;
+    for (auto& j : xs)
+      jobs.emplace(j.id, j);
+    return std::optional<uint64_t>{xs.size()};
+  }
+
+  caf::error touch_static_schedules(const std::vector<std::string>&,
+                                    timestamp) override {
+    calls.push_back("touch_static_schedules");
+    return failure;
+  }
+
+  caf::expected<std::vector<recurring_schedule>>
+  retire_static_schedules(timestamp, timestamp) override {
+    calls.push_back("retire_static_schedules");
+    if (failure)
+      return failure;
+    return std::vector<recurring_schedule>{};
+  }
+
+  caf::expected<uint64_t> purge(timestamp before, uint32_t) override {
+    calls.push_back("purge");
+    at = before;
+    if (failure)
+      return failure;
+    return purged;
+  }
+
   // Inputs seen.
   std::vector<std::string> calls;
   job_filter filter;
@@ -176,6 +265,8 @@ struct fake_db : master_store {
   bool alive = true;
   std::vector<job> rescued;
   uint64_t swept = 0;
+  std::map<schedule_id, recurring_schedule> schedules;
+  uint64_t purged = 0;
 };
 
 job sample(priority p = priority::medium, std::string lane = "") {

@@ -704,9 +704,9 @@ TEST(out of range enums are malformed) {
       d.initAttempts(1)[0].setOutcome(outcome);
     }));
   };
-  CHECK(detail(4));
+  CHECK(detail(5));
   CHECK(is_malformed(detail(0)));
-  CHECK(is_malformed(detail(5)));
+  CHECK(is_malformed(detail(6)));
   // Statuses in a list request, the priority of a spec.
   auto list = decode_request(craft<wire::Request>([](wire::Request::Builder r) {
     auto s = r.initListJobs().initStatuses(2);

@@ -189,15 +189,15 @@ TEST(migrate is idempotent) {
   require_ok(store->migrate());
   auto other = open();
   require_ok(other->migrate());
-  CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM schema_version"), 1);
-  CHECK_EQUAL(raw_int(file, "SELECT MAX(version) FROM schema_version"), 1);
+  CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM schema_version"), 2);
+  CHECK_EQUAL(raw_int(file, "SELECT MAX(version) FROM schema_version"), 2);
   CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM sqlite_master WHERE "
                             "name IN ('jm_jobs', 'jm_attempts', 'jm_nodes', "
-                            "'jm_buckets')"),
-              4);
+                            "'jm_buckets', 'jm_schedules')"),
+              5);
   CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM sqlite_master WHERE "
                             "type = 'index' AND name LIKE 'jm_jobs_%'"),
-              3);
+              6);
   // A store keeps working after another one migrated the file.
   insert({make_job("a", t0)});
   CHECK_EQUAL(unbox(other->list_jobs({})).size(), 1u);
@@ -216,7 +216,7 @@ TEST(parallel opens of a new file all migrate it) {
   for (auto& t : threads)
     t.join();
   CHECK_EQUAL(failures.load(), 0);
-  CHECK_EQUAL(raw_int(fresh, "SELECT COUNT(*) FROM schema_version"), 1);
+  CHECK_EQUAL(raw_int(fresh, "SELECT COUNT(*) FROM schema_version"), 2);
   CHECK_EQUAL(raw_int(fresh, "SELECT COUNT(*) FROM jm_jobs"), 4);
 }
 
