@@ -8,6 +8,7 @@
 #include "actors/executor_pool.hpp"
 #include "messages/api.hpp"
 #include "messages/job.hpp"
+#include "messages/schedule.hpp"
 #include "messages/wire.hpp"
 #include "providers/store.hpp"
 
@@ -16,8 +17,11 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace jm {
@@ -41,13 +45,22 @@ JM_ATOM(insert)
 JM_ATOM(join)
 JM_ATOM(leave)
 JM_ATOM(list)
+JM_ATOM(plan)
+JM_ATOM(purge)
 JM_ATOM(release)
 JM_ATOM(renew)
 JM_ATOM(rescue)
 JM_ATOM(restart)
+JM_ATOM(retire)
+JM_ATOM(sched_add)
+JM_ATOM(sched_get)
+JM_ATOM(sched_ls)
+JM_ATOM(sched_set)
 JM_ATOM(started)
+JM_ATOM(statics)
 JM_ATOM(sweep)
 JM_ATOM(tick)
+JM_ATOM(touch)
 JM_ATOM(wake)
 JM_ATOM(write)
 
@@ -105,6 +118,55 @@ struct run_started {
   timestamp at;
 };
 
+struct schedule_list {
+  std::vector<recurring_schedule> schedules;
+};
+
+struct maybe_schedule {
+  std::optional<recurring_schedule> schedule;
+};
+
+/// A fenced write of a schedule with the jobs it planned.
+struct schedule_write {
+  recurring_schedule schedule;
+  int64_t expected_version = 0;
+  std::vector<job> jobs;
+};
+
+/// nullopt: the fence failed; else how many jobs were new.
+struct schedule_written {
+  std::optional<uint64_t> added;
+};
+
+struct name_list {
+  std::vector<std::string> names;
+};
+
+/// A planning round, run by the STORE actor (it may scan expressions for a
+/// while; the master must not).
+struct plan_request {
+  /// Schedules whose watermark lies before this are planned.
+  timestamp horizon;
+  uint32_t limit = 0;
+  /// Plans one schedule (see actors/planner.hpp); nullopt leaves it as it
+  /// is.
+  std::function<caf::expected<std::optional<schedule_plan>>(
+    const recurring_schedule&)>
+    plan;
+  /// Not planned this round (they failed recently).
+  std::set<schedule_id> skip;
+};
+
+struct plan_summary {
+  uint64_t schedules = 0;
+  uint64_t jobs_added = 0;
+  uint64_t dropped = 0;
+  /// Schedules that completed in this round.
+  std::vector<schedule_id> completed;
+  /// Schedules that could not be planned, with the reason.
+  std::vector<std::pair<schedule_id, std::string>> failed;
+};
+
 // -- handles ------------------------------------------------------------------
 
 /// The STORE actor: detached, the sole owner of a master_store connection.
@@ -132,7 +194,25 @@ using store_actor = caf::typed_actor<
   // Returns the live jobs of dead nodes to the master.
   caf::replies_to<atom::rescue>::with<job_list>,
   // Returns jobs past their process deadline to the master.
-  caf::replies_to<atom::sweep>::with<uint64_t>>;
+  caf::replies_to<atom::sweep>::with<uint64_t>,
+  // Inserts a new recurring schedule.
+  caf::replies_to<atom::sched_add, recurring_schedule>::with<bool>,
+  // Reads one schedule.
+  caf::replies_to<atom::sched_get, schedule_id>::with<maybe_schedule>,
+  // Lists schedules matching a filter.
+  caf::replies_to<atom::sched_ls, schedule_filter>::with<schedule_list>,
+  // Fenced write of a schedule plus the jobs it planned.
+  caf::replies_to<atom::sched_set, schedule_write>::with<schedule_written>,
+  // Creates or updates static schedules by name; returns them as stored.
+  caf::replies_to<atom::statics, schedule_list>::with<schedule_list>,
+  // Keep-alive of the static schedules running code declares.
+  caf::replies_to<atom::touch, name_list>::with<bool>,
+  // Static schedules not declared since the given time become inactive.
+  caf::replies_to<atom::retire, timestamp>::with<schedule_list>,
+  // One planning round of due schedules.
+  caf::replies_to<atom::plan, plan_request>::with<plan_summary>,
+  // Deletes finished jobs and schedules older than the given time.
+  caf::replies_to<atom::purge, timestamp>::with<uint64_t>>;
 
 /// The AGENT CONNECTION actor: detached, the sole owner of an agent_store.
 using agent_connection_actor = caf::typed_actor<
@@ -223,3 +303,12 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::job_detail)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::node_record)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::bucket_record)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::execution_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::schedule_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::maybe_schedule)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::schedule_write)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::schedule_written)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::name_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::plan_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::plan_summary)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::recurring_schedule)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::schedule_filter)

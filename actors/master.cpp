@@ -1,5 +1,6 @@
 #include "actors/master.hpp"
 
+#include "actors/planner.hpp"
 #include "actors/random_router.hpp"
 #include "messages/codec.hpp"
 #include "messages/error.hpp"
@@ -131,45 +132,33 @@ void rescue(self_ptr self) {
       });
 }
 
-void schedule(self_ptr self, std::vector<job_spec> specs, reply_promise rp) {
+// Places jobs due soon straight into a live bucket, inserts all of them and
+// replies with their ids.
+void insert_jobs(self_ptr self, std::vector<job> jobs, reply_promise rp) {
   auto& s = self->state;
-  if (s.cfg.cluster.mode == cluster_mode::archived)
-    return deliver_error(rp, make_error(ec::refused,
-                                        "the cluster is archived: scheduling "
-                                        "is refused"));
-  if (specs.empty())
-    return deliver_error(rp, invalid("nothing to schedule"));
   auto records = attached_records(s);
   random_router route{records};
   auto t = now();
   job_list xs;
-  xs.jobs.reserve(specs.size());
-  for (size_t i = 0; i < specs.size(); ++i) {
-    auto x = make_job(specs[i], s.cfg, t);
-    if (!x) {
-      auto text = describe(x.error());
-      if (specs.size() > 1)
-        text = "job " + std::to_string(i + 1) + ": " + text;
-      return deliver_error(rp, make_error(code_of(x.error()), text));
-    }
+  xs.jobs = std::move(jobs);
+  for (auto& x : xs.jobs) {
     if (s.cfg.cluster.mode == cluster_mode::active
-        && x->scheduled_at <= t + s.cfg.cluster.transient_threshold) {
-      if (auto b = route(*x)) {
-        x->status = job_status::assigned_to_bucket;
-        x->bucket_id = b->bucket_id;
-        x->worker_id = b->worker_id;
+        && x.scheduled_at <= t + s.cfg.cluster.transient_threshold) {
+      if (auto b = route(x)) {
+        x.status = job_status::assigned_to_bucket;
+        x.bucket_id = b->bucket_id;
+        x.worker_id = b->worker_id;
       }
     }
-    xs.jobs.push_back(std::move(*x));
   }
   std::vector<job_id> ids;
   ids.reserve(xs.jobs.size());
   for (auto& x : xs.jobs)
     ids.push_back(x.id);
-  auto jobs = std::make_shared<job_list>(xs);
+  auto copy = std::make_shared<job_list>(xs);
   self->request(s.store, caf::infinite, atom::insert_v, std::move(xs))
     .then(
-      [self, rp, ids = std::move(ids), jobs](bool) mutable {
+      [self, rp, ids = std::move(ids), jobs = copy](bool) mutable {
         if (spdlog::should_log(spdlog::level::info))
           for (auto& x : jobs->jobs)
             spdlog::info("job {} ({}) scheduled for {}: {}", to_string(x.id),
@@ -189,6 +178,35 @@ void schedule(self_ptr self, std::vector<job_spec> specs, reply_promise rp) {
         deliver(rp, reply{std::move(ids)});
       },
       [rp](const caf::error& err) mutable { deliver_error(rp, err); });
+}
+
+caf::error refuse_if_archived(const master_state& s) {
+  if (s.cfg.cluster.mode == cluster_mode::archived)
+    return make_error(ec::refused,
+                      "the cluster is archived: scheduling is refused");
+  return {};
+}
+
+void schedule(self_ptr self, std::vector<job_spec> specs, reply_promise rp) {
+  auto& s = self->state;
+  if (auto err = refuse_if_archived(s))
+    return deliver_error(rp, err);
+  if (specs.empty())
+    return deliver_error(rp, invalid("nothing to schedule"));
+  auto t = now();
+  std::vector<job> jobs;
+  jobs.reserve(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    auto x = make_job(specs[i], s.cfg, t);
+    if (!x) {
+      auto text = describe(x.error());
+      if (specs.size() > 1)
+        text = "job " + std::to_string(i + 1) + ": " + text;
+      return deliver_error(rp, make_error(code_of(x.error()), text));
+    }
+    jobs.push_back(std::move(*x));
+  }
+  insert_jobs(self, std::move(jobs), rp);
 }
 
 // Applies `change` to the current job with a fenced write; retries on a
@@ -254,6 +272,332 @@ caf::error reschedule_job(job& x, timestamp at) {
   x.scheduled_at = at;
   clear_placement(x);
   return {};
+}
+
+// -- recurring schedules ------------------------------------------------------
+
+// Static schedules nobody declared for this long are idle: not planned, and
+// retired at the next check.
+bool is_idle_static(const recurring_schedule& x, const master_config& cfg,
+                    timestamp t) {
+  return !x.spec.static_name.empty()
+         && (!x.ensured_at
+             || *x.ensured_at < t - cfg.cluster.static_schedule_ttl);
+}
+
+void plan(self_ptr self) {
+  auto& s = self->state;
+  if (s.planning || s.cfg.cluster.mode != cluster_mode::active)
+    return;
+  s.planning = true;
+  auto t = now();
+  std::erase_if(s.plan_failures,
+                [t](const auto& kvp) { return kvp.second <= t; });
+  auto horizon = s.cfg.cluster.transient_threshold;
+  plan_request req;
+  // Planned up to now + horizon, re-planned once half of it has passed:
+  // each schedule is written about twice per horizon, not on every tick.
+  req.horizon = t + horizon / 2;
+  req.limit = s.cfg.plan_batch;
+  for (auto& [id, until] : s.plan_failures)
+    req.skip.insert(id);
+  planner_limits limits;
+  limits.horizon = horizon;
+  req.plan = [cfg = s.shared_cfg, limits](const recurring_schedule& x)
+    -> caf::expected<std::optional<schedule_plan>> {
+    auto t = now();
+    if (is_idle_static(x, *cfg, t))
+      return std::optional<schedule_plan>{};
+    auto p = plan_schedule(x, t, *cfg, limits);
+    if (!p)
+      return p.error();
+    return std::optional<schedule_plan>{std::move(*p)};
+  };
+  self->request(s.store, caf::infinite, atom::plan_v, std::move(req))
+    .then(
+      [self](const plan_summary& r) {
+        auto& s = self->state;
+        s.planning = false;
+        for (auto& [id, why] : r.failed) {
+          spdlog::warn("master: schedule {} cannot be planned: {}; next try "
+                       "in {}",
+                       to_string(id), why, format_duration(s.cfg.plan_backoff));
+          s.plan_failures[id] = now() + s.cfg.plan_backoff;
+        }
+        for (auto& id : r.completed)
+          spdlog::info("schedule {} completed: it has no further occurrence",
+                       to_string(id));
+        if (r.dropped > 0)
+          spdlog::warn("master: the catch-up policy dropped {} missed "
+                       "occurrences",
+                       r.dropped);
+        if (r.jobs_added > 0)
+          assign(self);
+        // A full round: more schedules may be due.
+        if (r.schedules + r.failed.size() >= s.cfg.plan_batch)
+          plan(self);
+      },
+      [self](const caf::error& err) {
+        self->state.planning = false;
+        spdlog::warn("master: planning recurring schedules failed: {}",
+                     describe(err));
+      });
+}
+
+// Cancels the jobs of a schedule that have not started; `done` receives how
+// many were cancelled (a job that moved meanwhile is left as it is).
+void cancel_unstarted(self_ptr self, schedule_id id,
+                      std::function<void(caf::expected<uint64_t>)> done) {
+  job_filter f;
+  f.schedule_id = id;
+  f.statuses = {job_status::save_pending, job_status::held_on_master,
+                job_status::assigned_to_bucket};
+  f.limit = 0;
+  auto& s = self->state;
+  self->request(s.store, caf::infinite, atom::list_v, std::move(f))
+    .then(
+      [self, done](job_list& xs) {
+        job_writes ws;
+        for (auto& x : xs.jobs) {
+          job_write w;
+          w.expected_version = x.version;
+          w.job = std::move(x);
+          w.job.status = job_status::cancelled;
+          clear_placement(w.job);
+          ws.writes.push_back(std::move(w));
+        }
+        if (ws.writes.empty())
+          return done(uint64_t{0});
+        self
+          ->request(self->state.store, caf::infinite, atom::write_v,
+                    std::move(ws))
+          .then(
+            [done](const write_flags& f) {
+              done(static_cast<uint64_t>(
+                std::count(f.applied.begin(), f.applied.end(), true)));
+            },
+            [done](const caf::error& err) { done(err); });
+      },
+      [done](const caf::error& err) { done(err); });
+}
+
+// Reads a schedule; replies ec::unknown_schedule when there is none.
+void with_schedule(self_ptr self, schedule_id id, reply_promise rp,
+                   std::function<void(recurring_schedule&)> f) {
+  self->request(self->state.store, caf::infinite, atom::sched_get_v, id)
+    .then(
+      [id, rp, f](maybe_schedule& x) mutable {
+        if (!x.schedule)
+          return deliver_error(
+            rp, make_error(ec::unknown_schedule,
+                           "no schedule with id " + to_string(id)));
+        f(*x.schedule);
+      },
+      [rp](const caf::error& err) mutable { deliver_error(rp, err); });
+}
+
+void create_schedule(self_ptr self, const recurring_spec& spec,
+                     reply_promise rp) {
+  auto& s = self->state;
+  if (auto err = refuse_if_archived(s))
+    return deliver_error(rp, err);
+  if (!spec.static_name.empty())
+    return deliver_error(rp, invalid("static schedules are declared in the "
+                                     "nodes' configuration, not by request"));
+  auto x = make_schedule(spec, s.cfg, now());
+  if (!x)
+    return deliver_error(rp, x.error());
+  auto id = x->id;
+  auto text = x->spec.expression;
+  auto handler = x->spec.handler;
+  self->request(s.store, caf::infinite, atom::sched_add_v, std::move(*x))
+    .then(
+      [self, rp, id, text, handler](bool) mutable {
+        spdlog::info("schedule {} ({}) created: {}", to_string(id), handler,
+                     text);
+        // Its first occurrences may be due within seconds.
+        plan(self);
+        deliver(rp, reply{std::vector<job_id>{id}});
+      },
+      [rp](const caf::error& err) mutable { deliver_error(rp, err); });
+}
+
+void cancel_schedule(self_ptr self, schedule_id id, reply_promise rp,
+                     int tries_left = 3) {
+  with_schedule(
+    self, id, rp, [self, id, rp, tries_left](recurring_schedule& x) mutable {
+      if (is_final(x.status))
+        return deliver_error(rp, make_error(ec::illegal_transition,
+                                            "schedule " + to_string(id) + " is "
+                                              + std::string{to_string(x.status)}
+                                              + " and can no longer be "
+                                                "cancelled"));
+      schedule_write w;
+      w.expected_version = x.version;
+      w.schedule = std::move(x);
+      w.schedule.status = schedule_status::cancelled;
+      w.schedule.terminated_at = now();
+      self
+        ->request(self->state.store, caf::infinite, atom::sched_set_v,
+                  std::move(w))
+        .then(
+          [self, id, rp, tries_left](const schedule_written& r) mutable {
+            if (!r.added) {
+              if (tries_left <= 1)
+                return deliver_error(
+                  rp, make_error(ec::version_conflict,
+                                 "schedule " + to_string(id)
+                                   + " keeps changing; try again"));
+              return cancel_schedule(self, id, rp, tries_left - 1);
+            }
+            // After the fenced write no planner adds jobs: the ones there
+            // now are all there will be.
+            cancel_unstarted(self, id,
+                             [id, rp](caf::expected<uint64_t> n) mutable {
+                               if (!n)
+                                 return deliver_error(rp, n.error());
+                               spdlog::info("schedule {} cancelled with {} "
+                                            "unstarted jobs",
+                                            to_string(id), *n);
+                               deliver(rp, reply{cancelled_reply{*n}});
+                             });
+          },
+          [rp](const caf::error& err) mutable { deliver_error(rp, err); });
+    });
+}
+
+void run_schedule_now(self_ptr self, schedule_id id, reply_promise rp) {
+  with_schedule(self, id, rp, [self, id, rp](recurring_schedule& x) mutable {
+    if (auto err = refuse_if_archived(self->state))
+      return deliver_error(rp, err);
+    if (x.status != schedule_status::active)
+      return deliver_error(rp, make_error(ec::illegal_transition,
+                                          "schedule " + to_string(id) + " is "
+                                            + std::string{to_string(x.status)}
+                                            + "; only an active schedule "
+                                              "can run now"));
+    auto t = now();
+    auto j = make_occurrence(x, t, self->state.cfg, t);
+    if (!j)
+      return deliver_error(rp, j.error());
+    insert_jobs(self, {std::move(*j)}, rp);
+  });
+}
+
+void show_schedule(self_ptr self, schedule_id id, reply_promise rp) {
+  with_schedule(self, id, rp, [self, id, rp](recurring_schedule& x) mutable {
+    job_filter f;
+    f.schedule_id = id;
+    // Its jobs of the last day; the newest 20 are shown.
+    f.scheduled_from = now() - std::chrono::hours{24};
+    f.limit = 0;
+    auto detail = std::make_shared<schedule_detail>();
+    detail->upcoming = upcoming_occurrences(x, now(), self->state.cfg, 5);
+    detail->schedule = std::move(x);
+    self->request(self->state.store, caf::infinite, atom::list_v, f)
+      .then(
+        [rp, detail](job_list& xs) mutable {
+          auto& jobs = xs.jobs;
+          auto first = jobs.size() > 20 ? jobs.end() - 20 : jobs.begin();
+          detail->jobs.assign(std::make_move_iterator(first),
+                              std::make_move_iterator(jobs.end()));
+          std::reverse(detail->jobs.begin(), detail->jobs.end());
+          deliver(rp, reply{std::move(*detail)});
+        },
+        [rp](const caf::error& err) mutable { deliver_error(rp, err); });
+  });
+}
+
+// Writes the static schedules of this node's code to the store (created or
+// updated by name), once per master start.
+void store_statics(self_ptr self) {
+  auto& s = self->state;
+  s.last_statics_check = now();
+  auto t = now();
+  schedule_list xs;
+  for (auto& spec : s.cfg.cluster.static_schedules) {
+    auto x = make_schedule(spec, s.cfg, t);
+    if (!x) {
+      spdlog::error("master: static schedule {} is invalid: {}",
+                    spec.static_name, describe(x.error()));
+      continue;
+    }
+    x->ensured_at = t;
+    xs.schedules.push_back(std::move(*x));
+  }
+  if (xs.schedules.empty()) {
+    s.statics_stored = true;
+    return;
+  }
+  self->request(s.store, caf::infinite, atom::statics_v, std::move(xs))
+    .then(
+      [self](const schedule_list& stored) {
+        self->state.statics_stored = true;
+        for (auto& x : stored.schedules)
+          spdlog::info("static schedule {} ({}, {}) {}: {}", x.spec.static_name,
+                       to_string(x.id), x.spec.handler, to_string(x.status),
+                       x.spec.expression);
+        plan(self);
+      },
+      [](const caf::error& err) {
+        spdlog::warn("master: storing static schedules failed: {}; retrying",
+                     describe(err));
+      });
+}
+
+// Keep-alive of this node's static schedules, and retirement of those no
+// running code declares any more.
+void check_statics(self_ptr self) {
+  auto& s = self->state;
+  s.last_statics_check = now();
+  name_list names;
+  for (auto& spec : s.cfg.cluster.static_schedules)
+    names.names.push_back(spec.static_name);
+  if (!names.names.empty())
+    self->request(s.store, caf::infinite, atom::touch_v, std::move(names))
+      .then([](bool) {},
+            [](const caf::error& err) {
+              spdlog::warn("master: keep-alive of static schedules failed: {}",
+                           describe(err));
+            });
+  auto stale_before = now() - s.cfg.cluster.static_schedule_ttl;
+  self->request(s.store, caf::infinite, atom::retire_v, stale_before)
+    .then(
+      [self](const schedule_list& retired) {
+        for (auto& x : retired.schedules) {
+          auto name = x.spec.static_name;
+          cancel_unstarted(self, x.id, [name](caf::expected<uint64_t> n) {
+            spdlog::info("static schedule {} retired: no "
+                         "running node declares it ({} "
+                         "unstarted jobs cancelled)",
+                         name, n ? *n : 0);
+          });
+        }
+      },
+      [](const caf::error& err) {
+        spdlog::warn("master: retiring static schedules failed: {}",
+                     describe(err));
+      });
+}
+
+void purge(self_ptr self) {
+  auto& s = self->state;
+  s.last_purge = now();
+  if (s.cfg.cluster.retention.count() <= 0)
+    return;
+  self
+    ->request(s.store, caf::infinite, atom::purge_v,
+              now() - s.cfg.cluster.retention)
+    .then(
+      [](uint64_t n) {
+        if (n > 0)
+          spdlog::info("master: deleted {} finished jobs and schedules past "
+                       "the retention",
+                       n);
+      },
+      [](const caf::error& err) {
+        spdlog::warn("master: retention purge failed: {}", describe(err));
+      });
 }
 
 } // namespace
@@ -330,6 +674,7 @@ master(master_actor::stateful_pointer<master_state> self, master_config cfg,
        store_actor store) {
   auto& s = self->state;
   s.cfg = std::move(cfg);
+  s.shared_cfg = std::make_shared<const master_config>(s.cfg);
   s.store = std::move(store);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& buckets = self->state.buckets;
@@ -390,6 +735,30 @@ master(master_actor::stateful_pointer<master_state> self, master_config cfg,
         void operator()(ping_request&) {
           deliver(rp, reply{pong_reply{self->state.cfg.cluster.cluster_id}});
         }
+        void operator()(recurring_spec& spec) {
+          create_schedule(self, spec, rp);
+        }
+        void operator()(schedule_filter& f) {
+          if (f.limit == 0 || f.limit > 10000)
+            f.limit = 10000;
+          self->request(self->state.store, caf::infinite, atom::sched_ls_v, f)
+            .then(
+              [rp = rp](schedule_list& xs) mutable {
+                deliver(rp, reply{std::move(xs.schedules)});
+              },
+              [rp = rp](const caf::error& err) mutable {
+                deliver_error(rp, err);
+              });
+        }
+        void operator()(get_schedule_request& r) {
+          show_schedule(self, r.id, rp);
+        }
+        void operator()(cancel_schedule_request& r) {
+          cancel_schedule(self, r.id, rp);
+        }
+        void operator()(run_schedule_now_request& r) {
+          run_schedule_now(self, r.id, rp);
+        }
       };
       std::visit(visitor{self, rp}, *decoded);
       return rp;
@@ -407,8 +776,19 @@ master(master_actor::stateful_pointer<master_state> self, master_config cfg,
     [self](atom::tick) {
       auto& s = self->state;
       assign(self);
-      if (now() - s.last_rescue >= s.cfg.rescue_interval)
+      plan(self);
+      auto t = now();
+      if (t - s.last_rescue >= s.cfg.rescue_interval)
         rescue(self);
+      if (!s.statics_stored) {
+        if (t - s.last_statics_check >= std::chrono::seconds{1})
+          store_statics(self);
+      } else if (t - s.last_statics_check
+                 >= s.cfg.cluster.static_schedule_ttl / 3) {
+        check_statics(self);
+      }
+      if (t - s.last_purge >= s.cfg.purge_interval)
+        purge(self);
       self->delayed_send(self, s.cfg.cluster.assign_interval, atom::tick_v);
     },
   };

@@ -5,6 +5,7 @@
 #include "config/options.hpp"
 
 #include <map>
+#include <memory>
 #include <string>
 
 namespace jm {
@@ -17,6 +18,12 @@ struct master_config {
   duration rescue_interval = std::chrono::seconds{1};
   /// Held jobs assigned per store round trip.
   uint32_t assign_batch = 1000;
+  /// Schedules planned per store round trip.
+  uint32_t plan_batch = 100;
+  /// A schedule that failed to plan is left alone this long.
+  duration plan_backoff = std::chrono::minutes{1};
+  /// How often finished jobs past the retention are deleted.
+  duration purge_interval = std::chrono::minutes{10};
 };
 
 struct attached_bucket {
@@ -27,6 +34,8 @@ struct attached_bucket {
 struct master_state {
   static inline const char* name = "master";
   master_config cfg;
+  /// The same, for the planner running on the STORE actor's thread.
+  std::shared_ptr<const master_config> shared_cfg;
   store_actor store;
   std::map<std::string, attached_bucket> buckets;
   bool assigning = false;
@@ -34,10 +43,19 @@ struct master_state {
   bool assign_again = false;
   bool rescuing = false;
   timestamp last_rescue;
+  bool planning = false;
+  /// Schedules that failed to plan, and until when they are left alone.
+  std::map<schedule_id, timestamp> plan_failures;
+  /// The static schedules have been written to the store.
+  bool statics_stored = false;
+  timestamp last_statics_check;
+  timestamp last_purge;
 };
 
 /// The MASTER: the cluster's front door (schedule, cancel, reschedule,
-/// queries), its look-ahead assigner, and the rescuer of dead nodes' jobs.
+/// queries, recurring schedules), its look-ahead assigner, the planner of
+/// recurring schedules, the rescuer of dead nodes' jobs and the keeper of
+/// the retention.
 master_actor::behavior_type
 master(master_actor::stateful_pointer<master_state> self, master_config cfg,
        store_actor store);

@@ -91,6 +91,96 @@ store(store_actor::stateful_pointer<store_state> self,
         return n.error();
       return *n;
     },
+    [&s](atom::sched_add, const recurring_schedule& x) -> caf::result<bool> {
+      if (auto err = s.db->insert_schedule(x))
+        return err;
+      return true;
+    },
+    [&s](atom::sched_get,
+         const schedule_id& id) -> caf::result<maybe_schedule> {
+      auto x = s.db->get_schedule(id);
+      if (!x)
+        return x.error();
+      return maybe_schedule{std::move(*x)};
+    },
+    [&s](atom::sched_ls,
+         const schedule_filter& f) -> caf::result<schedule_list> {
+      auto xs = s.db->list_schedules(f);
+      if (!xs)
+        return xs.error();
+      return schedule_list{std::move(*xs)};
+    },
+    [&s](atom::sched_set,
+         const schedule_write& w) -> caf::result<schedule_written> {
+      auto n = s.db->write_schedule(w.schedule, w.expected_version, w.jobs);
+      if (!n)
+        return n.error();
+      return schedule_written{*n};
+    },
+    [&s](atom::statics, const schedule_list& xs) -> caf::result<schedule_list> {
+      schedule_list result;
+      for (auto& x : xs.schedules) {
+        auto stored = s.db->upsert_static_schedule(x);
+        if (!stored)
+          return stored.error();
+        result.schedules.push_back(std::move(*stored));
+      }
+      return result;
+    },
+    [&s](atom::touch, const name_list& xs) -> caf::result<bool> {
+      if (auto err = s.db->touch_static_schedules(xs.names, now()))
+        return err;
+      return true;
+    },
+    [&s](atom::retire, timestamp stale_before) -> caf::result<schedule_list> {
+      auto xs = s.db->retire_static_schedules(stale_before, now());
+      if (!xs)
+        return xs.error();
+      return schedule_list{std::move(*xs)};
+    },
+    [&s](atom::plan, const plan_request& req) -> caf::result<plan_summary> {
+      auto due = s.db->schedules_to_plan(req.horizon, req.limit);
+      if (!due)
+        return due.error();
+      plan_summary result;
+      for (auto& x : *due) {
+        if (req.skip.contains(x.id))
+          continue;
+        auto p = req.plan(x);
+        if (!p) {
+          result.failed.emplace_back(x.id, describe(p.error()));
+          continue;
+        }
+        if (!*p)
+          continue;
+        auto& step = **p;
+        auto added = s.db->write_schedule(step.next, x.version, step.jobs);
+        if (!added)
+          return added.error();
+        // A lost fence: someone else planned it meanwhile; fine.
+        if (!*added)
+          continue;
+        ++result.schedules;
+        result.jobs_added += **added;
+        result.dropped += step.dropped;
+        if (step.next.status == schedule_status::completed)
+          result.completed.push_back(x.id);
+      }
+      return result;
+    },
+    [&s](atom::purge, timestamp before) -> caf::result<uint64_t> {
+      // In slices, so that other work on the store is never held up long.
+      uint64_t total = 0;
+      for (int slice = 0; slice < 100; ++slice) {
+        auto n = s.db->purge(before, 1000);
+        if (!n)
+          return n.error();
+        total += *n;
+        if (*n == 0)
+          break;
+      }
+      return total;
+    },
   };
 }
 

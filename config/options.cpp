@@ -2,6 +2,9 @@
 
 #include "messages/error.hpp"
 
+#include "cron/recurrence.hpp"
+#include "cron/schedule.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -100,6 +103,34 @@ caf::error validate(const cluster_config& cfg) {
     for (auto q : w.buckets_per_priority)
       if (q > 64)
         return bad(key + ".buckets_per_priority", "at most 64 per priority");
+  }
+  if (!cron::is_known_time_zone(cfg.time_zone))
+    return bad("time_zone", "'" + cfg.time_zone
+                              + "' is not a time zone of the tz database "
+                                "(e.g. UTC, Europe/Lisbon)");
+  if (cfg.retention.count() < 0)
+    return bad("retention", "must not be negative (0 keeps everything)");
+  if (cfg.retention.count() > 0 && cfg.retention < std::chrono::minutes{1})
+    return bad("retention", "must be 0 or at least 1m");
+  if (cfg.static_schedule_ttl < std::chrono::seconds{1}
+      || cfg.static_schedule_ttl > std::chrono::hours{24})
+    return bad("static_schedule_ttl", "must be between 1s and 24h");
+  std::set<std::string, std::less<>> statics;
+  for (size_t i = 0; i < cfg.static_schedules.size(); ++i) {
+    auto& x = cfg.static_schedules[i];
+    auto key = "static_schedules[" + std::to_string(i) + "]";
+    if (!is_identifier(x.static_name, 100))
+      return bad(key + ".name",
+                 "required; 1-100 characters of A-Z a-z 0-9 . _ -");
+    if (!statics.insert(x.static_name).second)
+      return bad(key + ".name", "'" + x.static_name + "' is used twice");
+    if (x.handler.empty())
+      return bad(key + ".handler", "required");
+    auto zone = x.time_zone.empty() ? cfg.time_zone : x.time_zone;
+    auto compiled = cron::compile(x.expression_type, x.expression, zone);
+    if (!compiled)
+      return bad(key + ".expression", "'" + x.expression + "': "
+                                        + cron::to_string(compiled.error()));
   }
   return {};
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "messages/job.hpp"
+#include "messages/schedule.hpp"
 #include "messages/time.hpp"
 
 #include <caf/error.hpp>
@@ -120,6 +121,18 @@ struct cluster_config {
   node_config node;
   logging_config logging;
   std::vector<worker_config> workers;
+  /// IANA zone in which recurring expressions without a `tz` clause are
+  /// evaluated; independent of the host's zone.
+  std::string time_zone = "UTC";
+  /// Finished jobs (and cancelled or completed schedules) older than this
+  /// are deleted; 0 keeps everything.
+  duration retention = std::chrono::hours{24 * 7};
+  /// A static schedule that no running node has declared for this long
+  /// becomes inactive (it was removed from the code).
+  duration static_schedule_ttl = std::chrono::minutes{1};
+  /// Recurring schedules declared in code: created or updated by name when
+  /// the node starts (`spec.static_name` is required).
+  std::vector<recurring_spec> static_schedules;
 };
 
 /// Checks every rule; the first violation is returned as

@@ -206,6 +206,53 @@ caf::error read_worker(const toml::table& tbl, size_t index,
   return r.error();
 }
 
+caf::error read_static_schedule(const toml::table& tbl, size_t index,
+                                const std::string& source, recurring_spec& x) {
+  table_reader r{tbl, "static_schedules[" + std::to_string(index) + "].",
+                 source};
+  r.string("name", x.static_name);
+  r.string("handler", x.handler);
+  r.string("expression", x.expression);
+  r.string("expression_type", x.expression_type);
+  r.string("time_zone", x.time_zone);
+  // Optional job settings: unset ones take the handler's defaults.
+  if (tbl.contains("priority")) {
+    priority p = priority::medium;
+    r.enumeration("priority", p,
+                  [](std::string_view v) { return parse_priority(v); });
+    x.priority = p;
+  }
+  if (tbl.contains("lane")) {
+    std::string lane;
+    r.string("lane", lane);
+    x.lane = lane;
+  }
+  if (tbl.contains("timeout")) {
+    duration d{};
+    r.dur("timeout", d);
+    x.timeout = d;
+  }
+  if (tbl.contains("max_retries")) {
+    int32_t n = 0;
+    r.integer("max_retries", n, 0, 100);
+    x.max_retries = n;
+  }
+  for (auto [key, slot] : {std::pair{"start_after", &x.start_after},
+                           std::pair{"end_before", &x.end_before}}) {
+    if (!tbl.contains(key))
+      continue;
+    timestamp t;
+    r.enumeration(key, t,
+                  [](std::string_view v) { return parse_timestamp(v); });
+    *slot = t;
+  }
+  r.enumeration("catch_up", x.catch_up, parse_catch_up_policy);
+  r.integer("catch_up_limit", x.catch_up_limit, 1, 10000);
+  r.enumeration("overlap", x.overlap, parse_overlap_policy);
+  r.reject_unknown();
+  return r.error();
+}
+
 } // namespace
 
 caf::expected<cluster_config> parse_toml(std::string_view text,
@@ -234,6 +281,9 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
                 [](std::string_view x) { return parse_priority(x); });
   r.integer("max_message_bytes", cfg.max_message_bytes, 1024, 64 * 1024 * 1024);
   r.dur("assign_interval", cfg.assign_interval);
+  r.string("time_zone", cfg.time_zone);
+  r.dur("retention", cfg.retention);
+  r.dur("static_schedule_ttl", cfg.static_schedule_ttl);
   if (auto retry = r.subtable("retry")) {
     table_reader t{*retry, "retry.", src};
     t.dur("base_delay", cfg.retry.base_delay);
@@ -277,6 +327,19 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
       if (auto err = read_worker(*tbl, i, src, w))
         return err;
       cfg.workers.push_back(std::move(w));
+    }
+  }
+  if (auto statics = r.array("static_schedules")) {
+    for (size_t i = 0; i < statics->size(); ++i) {
+      auto tbl = statics->get(i)->as_table();
+      if (!tbl)
+        return make_error(ec::invalid_config,
+                          src + ": static_schedules[" + std::to_string(i)
+                            + "]: expected a table ([[static_schedules]])");
+      recurring_spec x;
+      if (auto err = read_static_schedule(*tbl, i, src, x))
+        return err;
+      cfg.static_schedules.push_back(std::move(x));
     }
   }
   r.reject_unknown();

@@ -29,30 +29,28 @@ result<recurrence> compile_natural_cron(std::string_view text,
   if (!parsed)
     return parsed.error();
   auto zone = std::string{default_zone};
-  if (!zone.empty() && parsed->time_zone().empty()
-      && !is_known_time_zone(zone))
+  if (!zone.empty() && parsed->time_zone().empty() && !is_known_time_zone(zone))
     return parse_error{0, "an IANA time zone",
                        "Unknown time zone '" + zone + "'."};
   search_options opts;
   opts.default_zone = std::move(zone);
   auto x = std::move(*parsed);
-  return recurrence{
-    "naturalcron", x.expression(),
-    [x, opts](instant after) -> std::optional<instant> {
-      // Whole seconds: sub-second parts of the reference are dropped.
-      auto t = std::chrono::floor<std::chrono::seconds>(after);
-      if (auto r = next_occurrence(x, time_point{t}, opts))
-        return instant{*r};
-      return std::nullopt;
-    }};
+  return recurrence{"naturalcron", x.expression(),
+                    [x, opts](instant after) -> std::optional<instant> {
+                      // Whole seconds: sub-second parts of the reference are
+                      // dropped.
+                      auto t = std::chrono::floor<std::chrono::seconds>(after);
+                      if (auto r = next_occurrence(x, time_point{t}, opts))
+                        return instant{*r};
+                      return std::nullopt;
+                    }};
 }
 
 result<recurrence> compile_interval(std::string_view text, std::string_view) {
   auto parsed = parse_interval(text);
   if (!parsed)
     return parsed.error();
-  auto step = std::chrono::floor<std::chrono::microseconds>(
-    parsed->duration());
+  auto step = std::chrono::floor<std::chrono::microseconds>(parsed->duration());
   return recurrence{"interval", to_string(*parsed),
                     [step](instant after) -> std::optional<instant> {
                       if (after.time_since_epoch().count()

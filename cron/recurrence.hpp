@@ -36,16 +36,13 @@ public:
   using next_function = std::function<std::optional<instant>(instant after)>;
 
   recurrence(std::string type, std::string expression, next_function next)
-    : type_(std::move(type)),
-      expression_(std::move(expression)),
+    : type_(std::move(type)), expression_(std::move(expression)),
       next_(std::move(next)) {
     // nop
   }
 
   /// The registered type name, lowercase.
-  [[nodiscard]] const std::string& type() const noexcept {
-    return type_;
-  }
+  [[nodiscard]] const std::string& type() const noexcept { return type_; }
 
   [[nodiscard]] const std::string& expression() const noexcept {
     return expression_;

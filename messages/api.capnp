@@ -9,6 +9,8 @@ $Cxx.namespace("jm::wire");
 using Job = import "job.capnp".Job;
 using Attempt = import "job.capnp".Attempt;
 using ValueMap = import "job.capnp".ValueMap;
+using RecurringSpec = import "job.capnp".RecurringSpec;
+using Schedule = import "job.capnp".Schedule;
 
 # A job to schedule. Unset optional fields fall back to the handler's
 # defaults, then to the cluster's defaults.
@@ -36,6 +38,20 @@ struct JobQuery {
   hasFrom @5 :Bool;
   toUs @6 :Int64;              # scheduled at or before, when hasTo
   hasTo @7 :Bool;
+  scheduleId @8 :Data;         # only this schedule's jobs; empty: any
+  metadata @9 :ValueMap;       # each entry must match
+}
+
+struct ScheduleQuery {
+  statuses @0 :List(UInt8);
+  handler @1 :Text;
+  limit @2 :UInt32;
+}
+
+struct ScheduleDetail {
+  schedule @0 :Schedule;
+  jobs @1 :List(Job);          # its latest jobs
+  upcoming @2 :List(Int64);    # its next occurrences, microseconds
 }
 
 struct Request {
@@ -49,6 +65,11 @@ struct Request {
     listJobs @4 :JobQuery;
     getJob @5 :Data;                       # job id
     ping @6 :Void;
+    recurring @7 :RecurringSpec;
+    listSchedules @8 :ScheduleQuery;
+    getSchedule @9 :Data;                  # schedule id
+    cancelSchedule @10 :Data;              # schedule id
+    runScheduleNow @11 :Data;              # schedule id
   }
 }
 
@@ -68,5 +89,8 @@ struct Reply {
     jobs @4 :List(Job);
     detail @5 :JobDetail;
     pong @6 :Text;                         # cluster id
+    schedules @7 :List(Schedule);
+    scheduleDetail @8 :ScheduleDetail;
+    cancelled @9 :UInt64;                  # unstarted jobs cancelled with it
   }
 }

@@ -2,6 +2,7 @@
 
 #include "messages/error.hpp"
 #include "messages/job.hpp"
+#include "messages/schedule.hpp"
 
 #include <optional>
 #include <string>
@@ -41,10 +42,26 @@ struct get_job_request {
 
 struct ping_request {};
 
-/// Everything the MASTER's front door accepts.
+struct get_schedule_request {
+  schedule_id id;
+};
+
+struct cancel_schedule_request {
+  schedule_id id;
+};
+
+struct run_schedule_now_request {
+  schedule_id id;
+};
+
+/// Everything the MASTER's front door accepts. A `recurring_spec` creates a
+/// schedule (replied with its id); `run_schedule_now_request` makes one
+/// extra job of a schedule (replied with the job's id).
 using request
   = std::variant<std::vector<job_spec>, cancel_request, reschedule_request,
-                 job_filter, get_job_request, ping_request>;
+                 job_filter, get_job_request, ping_request, recurring_spec,
+                 schedule_filter, get_schedule_request,
+                 cancel_schedule_request, run_schedule_now_request>;
 
 struct error_reply {
   ec code = ec::none;
@@ -62,9 +79,25 @@ struct pong_reply {
   std::string cluster_id;
 };
 
+struct schedule_detail {
+  recurring_schedule schedule;
+  /// Its latest jobs, newest first.
+  std::vector<job> jobs;
+  /// Its next occurrences from now (for an active schedule).
+  std::vector<timestamp> upcoming;
+};
+
+struct cancelled_reply {
+  /// Unstarted jobs of the schedule that were cancelled with it.
+  uint64_t jobs = 0;
+};
+
 /// Everything the MASTER answers.
-using reply = std::variant<error_reply, std::vector<job_id>, done_reply,
-                           std::vector<job>, job_detail, pong_reply>;
+using reply
+  = std::variant<error_reply, std::vector<job_id>, done_reply,
+                 std::vector<job>, job_detail, pong_reply,
+                 std::vector<recurring_schedule>, schedule_detail,
+                 cancelled_reply>;
 
 /// The reply's payload of the kind a request expects; a reply of another
 /// kind (a peer speaking nonsense) is `ec::malformed_message`.

@@ -205,6 +205,7 @@ void write_job(const job& x, wire::Job::Builder out) {
   out.setProcessDeadlineUs(x.process_deadline ? to_micros(*x.process_deadline)
                                               : 0);
   out.setVersion(x.version);
+  out.setSkipIfRunning(x.skip_if_running);
 }
 
 caf::expected<job> read_job(wire::Job::Reader in) {
@@ -253,6 +254,7 @@ caf::expected<job> read_job(wire::Job::Reader in) {
   if (auto d = in.getProcessDeadlineUs(); d != 0)
     x.process_deadline = from_micros(d);
   x.version = in.getVersion();
+  x.skip_if_running = in.getSkipIfRunning();
   return x;
 }
 
@@ -335,6 +337,123 @@ caf::expected<job_spec> read_spec(wire::JobSpec::Reader in) {
   return x;
 }
 
+void write_recurring_spec(const recurring_spec& x,
+                          wire::RecurringSpec::Builder out) {
+  out.setHandler(text(x.handler));
+  out.setExpressionType(text(x.expression_type));
+  out.setExpression(text(x.expression));
+  out.setTimeZone(text(x.time_zone));
+  write_values(x.data, out.initData());
+  write_values(x.metadata, out.initMetadata());
+  out.setPriority(x.priority ? static_cast<uint8_t>(*x.priority) : 0);
+  if (x.lane) {
+    out.setHasLane(true);
+    out.setLane(text(*x.lane));
+  }
+  out.setTimeoutUs(x.timeout ? x.timeout->count() : 0);
+  out.setMaxRetries(x.max_retries ? *x.max_retries : -1);
+  if (x.start_after) {
+    out.setHasStartAfter(true);
+    out.setStartAfterUs(to_micros(*x.start_after));
+  }
+  if (x.end_before) {
+    out.setHasEndBefore(true);
+    out.setEndBeforeUs(to_micros(*x.end_before));
+  }
+  out.setCatchUp(static_cast<uint8_t>(x.catch_up));
+  out.setCatchUpLimit(x.catch_up_limit);
+  out.setOverlap(static_cast<uint8_t>(x.overlap));
+  out.setStaticName(text(x.static_name));
+}
+
+caf::expected<recurring_spec>
+read_recurring_spec(wire::RecurringSpec::Reader in) {
+  recurring_spec x;
+  x.handler = str(in.getHandler());
+  if (x.handler.empty())
+    return malformed("a recurring schedule without a handler");
+  x.expression_type = str(in.getExpressionType());
+  x.expression = str(in.getExpression());
+  x.time_zone = str(in.getTimeZone());
+  auto data = read_values(in.getData());
+  if (!data)
+    return data.error();
+  x.data = std::move(*data);
+  auto meta = read_values(in.getMetadata());
+  if (!meta)
+    return meta.error();
+  x.metadata = std::move(*meta);
+  if (auto p = in.getPriority(); p != 0) {
+    if (p > num_priorities)
+      return malformed("priority " + std::to_string(p));
+    x.priority = static_cast<priority>(p);
+  }
+  if (in.getHasLane())
+    x.lane = str(in.getLane());
+  if (auto t = in.getTimeoutUs(); t != 0)
+    x.timeout = duration{t};
+  if (auto r = in.getMaxRetries(); r != -1)
+    x.max_retries = r;
+  if (in.getHasStartAfter())
+    x.start_after = from_micros(in.getStartAfterUs());
+  if (in.getHasEndBefore())
+    x.end_before = from_micros(in.getEndBeforeUs());
+  auto catch_up = in.getCatchUp();
+  if (catch_up < 1 || catch_up > 3)
+    return malformed("catch-up policy " + std::to_string(catch_up));
+  x.catch_up = static_cast<catch_up_policy>(catch_up);
+  x.catch_up_limit = in.getCatchUpLimit();
+  auto overlap = in.getOverlap();
+  if (overlap < 1 || overlap > 2)
+    return malformed("overlap policy " + std::to_string(overlap));
+  x.overlap = static_cast<overlap_policy>(overlap);
+  x.static_name = str(in.getStaticName());
+  return x;
+}
+
+void write_schedule(const recurring_schedule& x, wire::Schedule::Builder out) {
+  out.setId(as_data(x.id));
+  write_recurring_spec(x.spec, out.initSpec());
+  out.setStatus(static_cast<uint8_t>(x.status));
+  out.setCreatedAtUs(to_micros(x.created_at));
+  out.setTerminatedAtUs(x.terminated_at ? to_micros(*x.terminated_at) : 0);
+  out.setCursorUs(to_micros(x.cursor));
+  out.setPlannedUntilUs(to_micros(x.planned_until));
+  out.setEnsuredAtUs(x.ensured_at ? to_micros(*x.ensured_at) : 0);
+  out.setVersion(x.version);
+}
+
+caf::expected<recurring_schedule> read_schedule(wire::Schedule::Reader in) {
+  recurring_schedule x;
+  auto id = read_uuid(in.getId());
+  if (!id)
+    return id.error();
+  x.id = *id;
+  auto spec = read_recurring_spec(in.getSpec());
+  if (!spec)
+    return spec.error();
+  x.spec = std::move(*spec);
+  auto status = in.getStatus();
+  if (status < 2 || status > 5)
+    return malformed("schedule status " + std::to_string(status));
+  x.status = static_cast<schedule_status>(status);
+  x.created_at = from_micros(in.getCreatedAtUs());
+  if (auto t = in.getTerminatedAtUs(); t != 0)
+    x.terminated_at = from_micros(t);
+  x.cursor = from_micros(in.getCursorUs());
+  x.planned_until = from_micros(in.getPlannedUntilUs());
+  if (auto t = in.getEnsuredAtUs(); t != 0)
+    x.ensured_at = from_micros(t);
+  x.version = in.getVersion();
+  return x;
+}
+
+template <class Builder>
+void write_jobs(const std::vector<job>& jobs, Builder list) {
+  for (unsigned i = 0; i < jobs.size(); ++i)
+    write_job(jobs[i], list[i]);
+}
+
 } // namespace
 
 bytes encode(const request& x) {
@@ -369,9 +488,32 @@ bytes encode(const request& x) {
         q.setHasTo(true);
         q.setToUs(to_micros(*f.scheduled_to));
       }
+      if (f.schedule_id)
+        q.setScheduleId(as_data(*f.schedule_id));
+      write_values(f.metadata, q.initMetadata());
     }
     void operator()(const get_job_request& r) { root.setGetJob(as_data(r.id)); }
     void operator()(const ping_request&) { root.setPing(); }
+    void operator()(const recurring_spec& spec) {
+      write_recurring_spec(spec, root.initRecurring());
+    }
+    void operator()(const schedule_filter& f) {
+      auto q = root.initListSchedules();
+      auto statuses = q.initStatuses(static_cast<unsigned>(f.statuses.size()));
+      for (unsigned i = 0; i < f.statuses.size(); ++i)
+        statuses.set(i, static_cast<uint8_t>(f.statuses[i]));
+      q.setHandler(text(f.handler));
+      q.setLimit(f.limit);
+    }
+    void operator()(const get_schedule_request& r) {
+      root.setGetSchedule(as_data(r.id));
+    }
+    void operator()(const cancel_schedule_request& r) {
+      root.setCancelSchedule(as_data(r.id));
+    }
+    void operator()(const run_schedule_now_request& r) {
+      root.setRunScheduleNow(as_data(r.id));
+    }
   };
   std::visit(visitor{root}, x);
   return to_bytes(mb);
@@ -417,6 +559,16 @@ caf::expected<request> decode_request(std::span<const uint8_t> buf) {
           f.scheduled_from = from_micros(q.getFromUs());
         if (q.getHasTo())
           f.scheduled_to = from_micros(q.getToUs());
+        if (q.getScheduleId().size() > 0) {
+          auto id = read_uuid(q.getScheduleId());
+          if (!id)
+            return id.error();
+          f.schedule_id = *id;
+        }
+        auto meta = read_values(q.getMetadata());
+        if (!meta)
+          return meta.error();
+        f.metadata = std::move(*meta);
         return request{std::move(f)};
       }
       case wire::Request::GET_JOB: {
@@ -427,6 +579,44 @@ caf::expected<request> decode_request(std::span<const uint8_t> buf) {
       }
       case wire::Request::PING:
         return request{ping_request{}};
+      case wire::Request::RECURRING: {
+        auto spec = read_recurring_spec(in.getRecurring());
+        if (!spec)
+          return spec.error();
+        return request{std::move(*spec)};
+      }
+      case wire::Request::LIST_SCHEDULES: {
+        auto q = in.getListSchedules();
+        schedule_filter f;
+        if (q.getStatuses().size() > 16)
+          return malformed("too many statuses in a schedule query");
+        for (auto s : q.getStatuses()) {
+          if (s < 2 || s > 5)
+            return malformed("schedule status " + std::to_string(s));
+          f.statuses.push_back(static_cast<schedule_status>(s));
+        }
+        f.handler = str(q.getHandler());
+        f.limit = q.getLimit();
+        return request{std::move(f)};
+      }
+      case wire::Request::GET_SCHEDULE: {
+        auto id = read_uuid(in.getGetSchedule());
+        if (!id)
+          return id.error();
+        return request{get_schedule_request{*id}};
+      }
+      case wire::Request::CANCEL_SCHEDULE: {
+        auto id = read_uuid(in.getCancelSchedule());
+        if (!id)
+          return id.error();
+        return request{cancel_schedule_request{*id}};
+      }
+      case wire::Request::RUN_SCHEDULE_NOW: {
+        auto id = read_uuid(in.getRunScheduleNow());
+        if (!id)
+          return id.error();
+        return request{run_schedule_now_request{*id}};
+      }
       }
       return malformed("unknown request kind");
     });
@@ -449,9 +639,7 @@ bytes encode(const reply& x) {
     }
     void operator()(const done_reply&) { root.setDone(); }
     void operator()(const std::vector<job>& jobs) {
-      auto list = root.initJobs(static_cast<unsigned>(jobs.size()));
-      for (unsigned i = 0; i < jobs.size(); ++i)
-        write_job(jobs[i], list[i]);
+      write_jobs(jobs, root.initJobs(static_cast<unsigned>(jobs.size())));
     }
     void operator()(const job_detail& d) {
       auto out = root.initDetail();
@@ -461,6 +649,20 @@ bytes encode(const reply& x) {
         write_attempt(d.attempts[i], list[i]);
     }
     void operator()(const pong_reply& p) { root.setPong(text(p.cluster_id)); }
+    void operator()(const std::vector<recurring_schedule>& xs) {
+      auto list = root.initSchedules(static_cast<unsigned>(xs.size()));
+      for (unsigned i = 0; i < xs.size(); ++i)
+        write_schedule(xs[i], list[i]);
+    }
+    void operator()(const schedule_detail& d) {
+      auto out = root.initScheduleDetail();
+      write_schedule(d.schedule, out.initSchedule());
+      write_jobs(d.jobs, out.initJobs(static_cast<unsigned>(d.jobs.size())));
+      auto up = out.initUpcoming(static_cast<unsigned>(d.upcoming.size()));
+      for (unsigned i = 0; i < d.upcoming.size(); ++i)
+        up.set(i, to_micros(d.upcoming[i]));
+    }
+    void operator()(const cancelled_reply& c) { root.setCancelled(c.jobs); }
   };
   std::visit(visitor{root}, x);
   return to_bytes(mb);
@@ -473,7 +675,7 @@ caf::expected<reply> decode_reply(std::span<const uint8_t> buf) {
       case wire::Reply::ERROR: {
         auto g = in.getError();
         auto code = g.getCode();
-        if (code == 0 || code > static_cast<uint8_t>(ec::refused))
+        if (code == 0 || code > static_cast<uint8_t>(ec::unknown_schedule))
           return malformed("unknown error code " + std::to_string(code));
         return reply{error_reply{static_cast<ec>(code), str(g.getText())}};
       }
@@ -506,6 +708,32 @@ caf::expected<reply> decode_reply(std::span<const uint8_t> buf) {
       }
       case wire::Reply::PONG:
         return reply{pong_reply{str(in.getPong())}};
+      case wire::Reply::SCHEDULES: {
+        auto xs
+          = read_each<recurring_schedule>(in.getSchedules(), read_schedule);
+        if (!xs)
+          return xs.error();
+        return reply{std::move(*xs)};
+      }
+      case wire::Reply::SCHEDULE_DETAIL: {
+        auto d = in.getScheduleDetail();
+        auto x = read_schedule(d.getSchedule());
+        if (!x)
+          return x.error();
+        auto jobs = read_each<job>(d.getJobs(), read_job);
+        if (!jobs)
+          return jobs.error();
+        auto upcoming = read_each<timestamp>(
+          d.getUpcoming(), [](int64_t us) -> caf::expected<timestamp> {
+            return from_micros(us);
+          });
+        if (!upcoming)
+          return upcoming.error();
+        return reply{schedule_detail{std::move(*x), std::move(*jobs),
+                                     std::move(*upcoming)}};
+      }
+      case wire::Reply::CANCELLED:
+        return reply{cancelled_reply{in.getCancelled()}};
       }
       return malformed("unknown reply kind");
     });

@@ -39,6 +39,8 @@ std::string_view to_string(ec code) {
     return "invalid_config";
   case ec::refused:
     return "refused";
+  case ec::unknown_schedule:
+    return "unknown_schedule";
   }
   return "unknown_error";
 }

@@ -34,6 +34,8 @@ enum class ec : uint8_t {
   invalid_config = 10,
   /// The cluster refuses the operation in its current mode or state.
   refused = 11,
+  /// No recurring schedule has the given id.
+  unknown_schedule = 12,
 };
 
 /// The CAF error category of `ec`.

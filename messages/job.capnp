@@ -60,6 +60,7 @@ struct Job {
   workerId @16 :Text;
   processDeadlineUs @17 :Int64;    # 0 when none
   version @18 :Int64;
+  skipIfRunning @19 :Bool;         # overlap policy skip of its schedule
 }
 
 struct Attempt {
@@ -67,6 +68,41 @@ struct Attempt {
   workerId @1 :Text;
   startedAtUs @2 :Int64;
   endedAtUs @3 :Int64;
-  outcome @4 :UInt8;           # 1 succeeded, 2 failed, 3 timed out, 4 lost
+  outcome @4 :UInt8;           # 1 succeeded, 2 failed, 3 timed out, 4 lost, 5 skipped
   error @5 :Text;
+}
+
+# A recurring schedule: what to run (the job fields) and when.
+struct RecurringSpec {
+  handler @0 :Text;
+  expressionType @1 :Text;     # "naturalcron", "interval", or a plug-in's
+  expression @2 :Text;
+  timeZone @3 :Text;           # empty: the cluster's
+  data @4 :ValueMap;
+  metadata @5 :ValueMap;
+  priority @6 :UInt8;          # 0 = default
+  lane @7 :Text;
+  hasLane @8 :Bool;
+  timeoutUs @9 :Int64;         # 0 = default
+  maxRetries @10 :Int32;       # -1 = default
+  startAfterUs @11 :Int64;     # used when hasStartAfter
+  hasStartAfter @12 :Bool;
+  endBeforeUs @13 :Int64;      # used when hasEndBefore
+  hasEndBefore @14 :Bool;
+  catchUp @15 :UInt8;          # 1 all, 2 latest, 3 skip
+  catchUpLimit @16 :UInt32;
+  overlap @17 :UInt8;          # 1 allow, 2 skip
+  staticName @18 :Text;        # empty: a dynamic schedule
+}
+
+struct Schedule {
+  id @0 :Data;                 # 16 bytes
+  spec @1 :RecurringSpec;
+  status @2 :UInt8;            # 2 active, 3 cancelled, 4 inactive, 5 completed
+  createdAtUs @3 :Int64;
+  terminatedAtUs @4 :Int64;    # 0 when none
+  cursorUs @5 :Int64;
+  plannedUntilUs @6 :Int64;
+  ensuredAtUs @7 :Int64;       # 0 when none
+  version @8 :Int64;
 }

@@ -120,6 +120,18 @@ struct recurring_schedule {
   int64_t version = 0;
 };
 
+/// One planning step of a schedule: what the planner decided.
+struct schedule_plan {
+  /// The schedule after the step: cursor, watermark, status.
+  recurring_schedule next;
+  /// The occurrences to insert as jobs.
+  std::vector<job> jobs;
+  /// Occurrences that fell due before anything planned them...
+  uint64_t missed = 0;
+  /// ... and how many of those the catch-up policy dropped.
+  uint64_t dropped = 0;
+};
+
 /// What `schedules list` asks for.
 struct schedule_filter {
   std::vector<schedule_status> statuses;

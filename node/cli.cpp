@@ -3,6 +3,7 @@
 #include "messages/error.hpp"
 
 #include <charconv>
+#include <tuple>
 
 namespace jm::cli {
 
@@ -79,6 +80,62 @@ caf::expected<job_spec> make_spec(const schedule_args& args) {
     if (args.max_retries < 0)
       return bad("--max-retries: must not be negative");
     spec.max_retries = args.max_retries;
+  }
+  return spec;
+}
+
+bool is_recurring(const schedule_args& args) {
+  return !args.every.empty() || !args.interval.empty();
+}
+
+caf::expected<recurring_spec> make_recurring_spec(const schedule_args& args) {
+  if (!args.every.empty() && !args.interval.empty())
+    return bad("--every and --interval exclude each other");
+  if (!args.at.empty() || !args.after.empty())
+    return bad("--at and --after are for one-off jobs; a recurring schedule "
+               "starts with --start-after");
+  // The job fields are the one-off job's.
+  auto job = make_spec(args);
+  if (!job)
+    return job.error();
+  recurring_spec spec;
+  spec.handler = std::move(job->handler);
+  spec.data = std::move(job->data);
+  spec.metadata = std::move(job->metadata);
+  spec.priority = job->priority;
+  spec.lane = std::move(job->lane);
+  spec.timeout = job->timeout;
+  spec.max_retries = job->max_retries;
+  if (!args.every.empty()) {
+    spec.expression_type = expression_types::natural_cron;
+    spec.expression = args.every;
+  } else {
+    spec.expression_type = expression_types::interval;
+    spec.expression = args.interval;
+  }
+  spec.time_zone = args.tz;
+  for (auto [name, text, slot] :
+       {std::tuple{"--start-after", &args.start_after, &spec.start_after},
+        std::tuple{"--end-before", &args.end_before, &spec.end_before}}) {
+    if (text->empty())
+      continue;
+    auto t = parse_when(*text);
+    if (!t)
+      return bad(std::string{name} + ": " + describe(t.error()));
+    *slot = *t;
+  }
+  if (!args.catch_up.empty()) {
+    auto p = parse_catch_up_policy(args.catch_up);
+    if (!p)
+      return bad("--catch-up: " + describe(p.error()));
+    spec.catch_up = *p;
+  }
+  spec.catch_up_limit = args.catch_up_limit;
+  if (!args.overlap.empty()) {
+    auto p = parse_overlap_policy(args.overlap);
+    if (!p)
+      return bad("--overlap: " + describe(p.error()));
+    spec.overlap = *p;
   }
   return spec;
 }

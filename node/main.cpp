@@ -116,6 +116,9 @@ int run_node(const node_args& args) {
     return fail(err);
   runtime rt{cfg};
   samples::add_samples(rt.registry());
+  if (args.demo)
+    rt.add_static_schedule<samples::hello>("demo-every-10s", "every 10 seconds",
+                                           {{"Name", std::string{"cron"}}});
   if (auto err = rt.start()) {
     spdlog::default_logger()->flush();
     return fail(err);
@@ -184,15 +187,10 @@ void print_jobs(const std::vector<job>& xs) {
                 short_time(x.scheduled_at).c_str(), x.failure_count);
 }
 
+std::string map_text(const value_map& m);
+
 void print_detail(const job_detail& d) {
   auto& x = d.job;
-  auto map_text = [](const value_map& m) {
-    std::string out;
-    for (auto& [k, v] : m)
-      out += (out.empty() ? "" : ", ") + k + "=" + to_string(v) + " ("
-             + std::string{type_name(v)} + ")";
-    return out.empty() ? std::string{"-"} : out;
-  };
   std::printf("id:                 %s\n", to_string(x.id).c_str());
   std::printf("handler:            %s\n", x.handler.c_str());
   std::printf("status:             %s\n",
@@ -205,6 +203,9 @@ void print_detail(const job_detail& d) {
   std::printf("originally for:     %s\n",
               short_time(x.original_scheduled_at).c_str());
   std::printf("created at:         %s\n", short_time(x.created_at).c_str());
+  if (x.recurring_schedule_id)
+    std::printf("schedule:           %s\n",
+                to_string(*x.recurring_schedule_id).c_str());
   std::printf("timeout:            %s\n", format_duration(x.timeout).c_str());
   std::printf("failures / retries: %d / %d\n", x.failure_count, x.max_retries);
   std::printf("data:               %s\n", map_text(x.data).c_str());
@@ -225,17 +226,19 @@ void print_detail(const job_detail& d) {
   }
 }
 
+// Reports a bad expression with a caret under the problem; exit code 2.
+int fail_expression(const std::string& expr, const cron::parse_error& e) {
+  std::fprintf(stderr, "jobmaster: error: %s\n  %s\n  %s^\n",
+               cron::to_string(e).c_str(), expr.c_str(),
+               std::string(std::min(e.position, expr.size()), ' ').c_str());
+  return 2;
+}
+
 int run_cron_next(const std::string& expr, size_t count,
                   const std::string& from, const std::string& tz) {
   auto parsed = cron::parse(expr);
-  if (!parsed) {
-    auto& e = parsed.error();
-    // Point at the problem under the expression.
-    std::fprintf(stderr, "jobmaster: error: %s\n  %s\n  %s^\n",
-                 cron::to_string(e).c_str(), expr.c_str(),
-                 std::string(std::min(e.position, expr.size()), ' ').c_str());
-    return 2;
-  }
+  if (!parsed)
+    return fail_expression(expr, parsed.error());
   auto start = now();
   if (!from.empty()) {
     auto t = cli::parse_when(from);
@@ -256,6 +259,74 @@ int run_cron_next(const std::string& expr, size_t count,
   for (auto x : xs)
     std::printf("%s\n", format_timestamp(x).c_str());
   return 0;
+}
+
+std::string map_text(const value_map& m) {
+  std::string out;
+  for (auto& [k, v] : m)
+    out += (out.empty() ? "" : ", ") + k + "=" + to_string(v) + " ("
+           + std::string{type_name(v)} + ")";
+  return out.empty() ? std::string{"-"} : out;
+}
+
+void print_schedules(const std::vector<recurring_schedule>& xs) {
+  std::printf("%-36s  %-12s  %-9s  %-20s  %-24s  %s\n", "ID", "HANDLER",
+              "STATUS", "NAME", "PLANNED UNTIL", "EXPRESSION");
+  for (auto& x : xs)
+    std::printf("%-36s  %-12s  %-9s  %-20s  %-24s  %s\n",
+                to_string(x.id).c_str(), x.spec.handler.c_str(),
+                std::string{to_string(x.status)}.c_str(),
+                x.spec.static_name.empty() ? "-" : x.spec.static_name.c_str(),
+                short_time(x.planned_until).c_str(),
+                (x.spec.expression_type == expression_types::natural_cron
+                   ? x.spec.expression
+                   : x.spec.expression_type + " " + x.spec.expression)
+                  .c_str());
+}
+
+void print_schedule_detail(const schedule_detail& d) {
+  auto& x = d.schedule;
+  auto& spec = x.spec;
+  auto opt_time = [](const std::optional<timestamp>& t) {
+    return t ? short_time(*t) : std::string{"-"};
+  };
+  std::printf("id:                 %s\n", to_string(x.id).c_str());
+  std::printf("handler:            %s\n", spec.handler.c_str());
+  std::printf("status:             %s\n",
+              std::string{to_string(x.status)}.c_str());
+  std::printf("kind:               %s\n",
+              spec.static_name.empty()
+                ? "dynamic"
+                : ("static '" + spec.static_name + "'").c_str());
+  std::printf("expression:         %s (%s)\n", spec.expression.c_str(),
+              spec.expression_type.c_str());
+  std::printf("time zone:          %s\n", spec.time_zone.c_str());
+  std::printf("start after:        %s\n", opt_time(spec.start_after).c_str());
+  std::printf("end before:         %s\n", opt_time(spec.end_before).c_str());
+  std::printf("catch-up:           %s",
+              std::string{to_string(spec.catch_up)}.c_str());
+  if (spec.catch_up == catch_up_policy::all)
+    std::printf(" (at most %u)", spec.catch_up_limit);
+  std::printf("\noverlap:            %s\n",
+              std::string{to_string(spec.overlap)}.c_str());
+  std::printf("priority:           %s\n",
+              spec.priority ? std::string{to_string(*spec.priority)}.c_str()
+                            : "(handler default)");
+  std::printf("lane:               %s\n",
+              spec.lane ? (spec.lane->empty() ? "-" : spec.lane->c_str())
+                        : "(handler default)");
+  std::printf("data:               %s\n", map_text(spec.data).c_str());
+  std::printf("metadata:           %s\n", map_text(spec.metadata).c_str());
+  std::printf("created at:         %s\n", short_time(x.created_at).c_str());
+  std::printf("terminated at:      %s\n", opt_time(x.terminated_at).c_str());
+  std::printf("last occurrence:    %s\n", short_time(x.cursor).c_str());
+  std::printf("planned until:      %s\n", short_time(x.planned_until).c_str());
+  std::printf("next to plan:       %s\n", d.upcoming.empty() ? "-" : "");
+  for (auto t : d.upcoming)
+    std::printf("  %s\n", short_time(t).c_str());
+  std::printf("latest jobs (24 h): %zu\n", d.jobs.size());
+  if (!d.jobs.empty())
+    print_jobs(d.jobs);
 }
 
 template <class F>
@@ -314,9 +385,61 @@ int main(int argc, char** argv) {
   sched->add_option("--max-retries", sargs.max_retries,
                     "retries after a failure");
   uint32_t count = 1;
-  sched->add_option("--count", count, "schedule this many identical jobs")
-    ->check(CLI::Range(1, 100000));
+  auto count_opt
+    = sched->add_option("--count", count, "schedule this many identical jobs")
+        ->check(CLI::Range(1, 100000));
+  sched->add_option("--every", sargs.every,
+                    "recurring: a NaturalCron expression, e.g. \"every 5 "
+                    "minutes\"");
+  sched->add_option("--interval", sargs.interval,
+                    "recurring: a fixed interval as a TimeSpan, e.g. "
+                    "00:00:30");
+  sched->add_option("--tz", sargs.tz,
+                    "recurring: zone for an expression without tz (default: "
+                    "the cluster's time_zone)");
+  sched->add_option("--start-after", sargs.start_after,
+                    "recurring: no occurrence before (ISO-8601, now, +1h)");
+  sched->add_option("--end-before", sargs.end_before,
+                    "recurring: no occurrence from then on; the schedule "
+                    "then completes");
+  sched->add_option("--catch-up", sargs.catch_up,
+                    "recurring: missed occurrences after downtime: all, "
+                    "latest (default), skip");
+  sched
+    ->add_option("--catch-up-limit", sargs.catch_up_limit,
+                 "recurring: with --catch-up all, at most this many "
+                 "(default 100)")
+    ->check(CLI::Range(1, 10000));
+  sched->add_option("--overlap", sargs.overlap,
+                    "recurring: allow (default) or skip an occurrence while "
+                    "the previous run is still going");
   add_node_option(sched);
+
+  auto schedules = app.add_subcommand(
+    "schedules", "list, show, cancel, run-now recurring schedules");
+  schedules->require_subcommand(1);
+  std::vector<std::string> sched_statuses;
+  schedule_filter sfilter;
+  auto slist = schedules->add_subcommand("list", "list schedules");
+  slist->add_option("--status", sched_statuses,
+                    "active, cancelled, inactive, completed (repeatable)");
+  slist->add_option("--handler", sfilter.handler, "filter by handler");
+  slist->add_option("--limit", sfilter.limit,
+                    "at most this many (default 100)");
+  add_node_option(slist);
+  std::string sched_id_text;
+  auto sshow = schedules->add_subcommand(
+    "show", "show a schedule, its next occurrences and latest jobs");
+  sshow->add_option("id", sched_id_text, "schedule id")->required();
+  add_node_option(sshow);
+  auto scancel = schedules->add_subcommand(
+    "cancel", "cancel a schedule and its jobs that have not started");
+  scancel->add_option("id", sched_id_text, "schedule id")->required();
+  add_node_option(scancel);
+  auto srun = schedules->add_subcommand(
+    "run-now", "run one extra occurrence of a schedule now");
+  srun->add_option("id", sched_id_text, "schedule id")->required();
+  add_node_option(srun);
 
   auto jobs = app.add_subcommand("jobs", "list, show, cancel, reschedule jobs");
   jobs->require_subcommand(1);
@@ -396,6 +519,75 @@ int main(int argc, char** argv) {
     return run_cron_next(cron_expr, cron_count, cron_from, cron_tz);
   if (*bench)
     return run_bench(bargs);
+  if (*sched && cli::is_recurring(sargs)) {
+    sargs.lane_set = lane_opt->count() > 0;
+    if (count_opt->count() > 0)
+      return fail("--count is for one-off jobs", 2);
+    auto spec = cli::make_recurring_spec(sargs);
+    if (!spec)
+      return fail(spec.error());
+    if (!sargs.every.empty())
+      if (auto parsed = cron::parse(sargs.every); !parsed)
+        return fail_expression(sargs.every, parsed.error());
+    return with_client(node_addr, timeout_s, [&](remote_client& c) {
+      auto ids = reply_as<std::vector<job_id>>(c.call(request{*spec}));
+      if (!ids)
+        return fail(ids.error());
+      if (ids->size() != 1)
+        return fail("unexpected reply from the node");
+      std::printf("%s\n", to_string(ids->front()).c_str());
+      return 0;
+    });
+  }
+  if (*slist) {
+    for (auto& text : sched_statuses) {
+      auto st = parse_schedule_status(text);
+      if (!st)
+        return fail(st.error());
+      sfilter.statuses.push_back(*st);
+    }
+    return with_client(node_addr, timeout_s, [&](remote_client& c) {
+      auto xs
+        = reply_as<std::vector<recurring_schedule>>(c.call(request{sfilter}));
+      if (!xs)
+        return fail(xs.error());
+      print_schedules(*xs);
+      return 0;
+    });
+  }
+  if (*sshow || *scancel || *srun) {
+    auto sid = parse_id(sched_id_text);
+    if (!sid)
+      return fail(sid.error());
+    return with_client(node_addr, timeout_s, [&](remote_client& c) {
+      if (*sshow) {
+        auto d = reply_as<schedule_detail>(
+          c.call(request{get_schedule_request{*sid}}));
+        if (!d)
+          return fail(d.error());
+        print_schedule_detail(*d);
+        return 0;
+      }
+      if (*scancel) {
+        auto r = reply_as<cancelled_reply>(
+          c.call(request{cancel_schedule_request{*sid}}));
+        if (!r)
+          return fail(r.error());
+        std::printf("cancelled schedule %s and %llu unstarted jobs\n",
+                    to_string(*sid).c_str(),
+                    static_cast<unsigned long long>(r->jobs));
+        return 0;
+      }
+      auto ids = reply_as<std::vector<job_id>>(
+        c.call(request{run_schedule_now_request{*sid}}));
+      if (!ids)
+        return fail(ids.error());
+      if (ids->size() != 1)
+        return fail("unexpected reply from the node");
+      std::printf("%s\n", to_string(ids->front()).c_str());
+      return 0;
+    });
+  }
   if (*sched) {
     sargs.lane_set = lane_opt->count() > 0;
     auto spec = cli::make_spec(sargs);

@@ -103,12 +103,22 @@ bool runtime::running() const {
   return impl_->started && !impl_->stopped;
 }
 
+runtime& runtime::add_static_schedule(recurring_spec spec) {
+  impl_->cfg.static_schedules.push_back(std::move(spec));
+  return *this;
+}
+
 caf::error runtime::start() {
   auto& p = *impl_;
   if (p.started)
     return make_error(ec::refused, "the runtime was started already");
   if (auto err = validate(p.cfg))
     return err;
+  for (auto& x : p.cfg.static_schedules)
+    if (!p.registry->find(x.handler))
+      return make_error(ec::unknown_handler, "static schedule '" + x.static_name
+                                               + "': no handler named '"
+                                               + x.handler + "' is registered");
   p.node_id = make_node_id();
   complete(p.cfg);
   auto master_db = open_store(p.cfg.store);
@@ -220,6 +230,53 @@ job_spec scheduler::make_spec(std::string handler, value_map data,
   return spec;
 }
 
+recurrence_text::recurrence_text(duration interval)
+  : type(expression_types::interval) {
+  // The TimeSpan form: [d.]hh:mm:ss[.ffffff]. Shorter than a second is
+  // left to the master to refuse with its usual message.
+  auto us = interval.count();
+  auto days = us / (86'400LL * 1'000'000);
+  us -= days * 86'400LL * 1'000'000;
+  auto h = us / 3'600'000'000LL;
+  us -= h * 3'600'000'000LL;
+  auto m = us / 60'000'000;
+  us -= m * 60'000'000;
+  auto sec = us / 1'000'000;
+  us -= sec * 1'000'000;
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%s%02lld:%02lld:%02lld",
+                days > 0 ? (std::to_string(days) + ".").c_str() : "",
+                static_cast<long long>(h), static_cast<long long>(m),
+                static_cast<long long>(sec));
+  expression = buf;
+  if (us > 0) {
+    std::snprintf(buf, sizeof(buf), ".%06lld", static_cast<long long>(us));
+    expression += buf;
+  }
+}
+
+recurring_spec make_recurring_spec(std::string handler,
+                                   const recurrence_text& when, value_map data,
+                                   recurring_options opts) {
+  recurring_spec spec;
+  spec.handler = std::move(handler);
+  spec.expression_type = when.type;
+  spec.expression = when.expression;
+  spec.time_zone = std::move(opts.time_zone);
+  spec.data = std::move(data);
+  spec.metadata = std::move(opts.metadata);
+  spec.priority = opts.priority;
+  spec.lane = std::move(opts.lane);
+  spec.timeout = opts.timeout;
+  spec.max_retries = opts.max_retries;
+  spec.start_after = opts.start_after;
+  spec.end_before = opts.end_before;
+  spec.catch_up = opts.catch_up;
+  spec.catch_up_limit = opts.catch_up_limit;
+  spec.overlap = opts.overlap;
+  return spec;
+}
+
 caf::expected<reply> scheduler::call(request req) {
   auto& p = *rt_.impl_;
   if (!rt_.running())
@@ -258,6 +315,43 @@ caf::expected<std::vector<job>> scheduler::list(job_filter filter) {
 
 caf::expected<job_detail> scheduler::get(const job_id& id) {
   return reply_as<job_detail>(call(request{get_job_request{id}}));
+}
+
+caf::expected<schedule_id> scheduler::recurring(recurring_spec spec) {
+  auto ids = reply_as<std::vector<job_id>>(call(request{std::move(spec)}));
+  if (!ids)
+    return ids.error();
+  if (ids->size() != 1)
+    return make_error(ec::malformed_message, "expected one schedule id");
+  return ids->front();
+}
+
+caf::expected<uint64_t> scheduler::cancel_recurring(const schedule_id& id) {
+  auto r
+    = reply_as<cancelled_reply>(call(request{cancel_schedule_request{id}}));
+  if (!r)
+    return r.error();
+  return r->jobs;
+}
+
+caf::expected<job_id> scheduler::run_now(const schedule_id& id) {
+  auto ids = reply_as<std::vector<job_id>>(
+    call(request{run_schedule_now_request{id}}));
+  if (!ids)
+    return ids.error();
+  if (ids->size() != 1)
+    return make_error(ec::malformed_message, "expected one job id");
+  return ids->front();
+}
+
+caf::expected<std::vector<recurring_schedule>>
+scheduler::list_schedules(schedule_filter filter) {
+  return reply_as<std::vector<recurring_schedule>>(
+    call(request{std::move(filter)}));
+}
+
+caf::expected<schedule_detail> scheduler::get_schedule(const schedule_id& id) {
+  return reply_as<schedule_detail>(call(request{get_schedule_request{id}}));
 }
 
 } // namespace jm

@@ -2,6 +2,7 @@
 
 #include "actors/handler.hpp"
 #include "config/options.hpp"
+#include "cron/builder.hpp"
 #include "messages/api.hpp"
 
 #include <caf/expected.hpp>
@@ -21,6 +22,44 @@ struct schedule_options {
   std::optional<int32_t> max_retries;
   value_map metadata;
 };
+
+/// Optional settings of a recurring schedule; unset job settings fall back
+/// to the handler's defaults, then the cluster's, at each occurrence.
+struct recurring_options {
+  std::optional<jm::priority> priority;
+  std::optional<std::string> lane;
+  std::optional<duration> timeout;
+  std::optional<int32_t> max_retries;
+  value_map metadata;
+  /// Zone for expressions without `tz`; empty: the cluster's time zone.
+  std::string time_zone;
+  std::optional<timestamp> start_after;
+  std::optional<timestamp> end_before;
+  catch_up_policy catch_up = catch_up_policy::latest;
+  uint32_t catch_up_limit = 100;
+  overlap_policy overlap = overlap_policy::allow;
+};
+
+/// A recurrence as callers write it: NaturalCron text, a builder, or an
+/// interval (at least one second).
+struct recurrence_text {
+  std::string type;
+  std::string expression;
+
+  recurrence_text(std::string_view natural_cron)
+    : type(expression_types::natural_cron), expression(natural_cron) {}
+  recurrence_text(const char* natural_cron)
+    : recurrence_text(std::string_view{natural_cron}) {}
+  recurrence_text(const cron::builder& x)
+    : type(expression_types::natural_cron), expression(x.to_string()) {}
+  recurrence_text(const cron::every_builder&) = delete;
+  recurrence_text(duration interval);
+};
+
+/// Builds the spec of a recurring schedule.
+recurring_spec make_recurring_spec(std::string handler,
+                                   const recurrence_text& when, value_map data,
+                                   recurring_options opts);
 
 class runtime;
 
@@ -51,6 +90,33 @@ public:
     spec.after = delay;
     return one(std::move(spec));
   }
+
+  /// Creates a recurring schedule of handler H; returns its id.
+  ///
+  ///     sched.recurring<report>("every weekday at 9:00 tz Europe/Lisbon");
+  ///     sched.recurring<report>(cron::every(1).day().at("10:30"));
+  ///     sched.recurring<ping>(std::chrono::seconds{30});
+  template <class H>
+  caf::expected<schedule_id> recurring(const recurrence_text& when,
+                                       value_map data = {},
+                                       recurring_options opts = {}) {
+    return recurring(make_recurring_spec(std::string{H::name}, when,
+                                         std::move(data), std::move(opts)));
+  }
+
+  caf::expected<schedule_id> recurring(recurring_spec spec);
+
+  /// Cancels a schedule and its jobs that have not started; returns how
+  /// many jobs were cancelled.
+  caf::expected<uint64_t> cancel_recurring(const schedule_id& id);
+
+  /// Makes one extra job of a schedule, due now; returns its id.
+  caf::expected<job_id> run_now(const schedule_id& id);
+
+  caf::expected<std::vector<recurring_schedule>>
+  list_schedules(schedule_filter filter = {});
+
+  caf::expected<schedule_detail> get_schedule(const schedule_id& id);
 
   /// Schedules many jobs in one request (all or none).
   caf::expected<std::vector<job_id>> schedule(std::vector<job_spec> specs);
@@ -101,6 +167,22 @@ public:
   }
 
   handler_registry& registry();
+
+  /// Declares a static schedule of handler H under a unique name (before
+  /// `start`): created or updated by name when the node starts, kept alive
+  /// while a node declares it, retired once none does
+  /// (`static_schedule_ttl`).
+  template <class H>
+  runtime& add_static_schedule(std::string name, const recurrence_text& when,
+                               value_map data = {},
+                               recurring_options opts = {}) {
+    auto spec = make_recurring_spec(std::string{H::name}, when, std::move(data),
+                                    std::move(opts));
+    spec.static_name = std::move(name);
+    return add_static_schedule(std::move(spec));
+  }
+
+  runtime& add_static_schedule(recurring_spec spec);
 
   /// Opens and migrates the store, joins the cluster, spawns the actors and
   /// listens for clients. Errors name what failed (store, port, ...).

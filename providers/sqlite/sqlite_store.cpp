@@ -10,8 +10,8 @@
 #include <cstring>
 #include <exception>
 #include <limits>
-#include <thread>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -742,9 +742,8 @@ caf::expected<recurring_schedule> read_schedule(sqlite3_stmt* s) {
     spec.metadata = std::move(*m);
   else
     return bad("metadata does not decode: " + describe(m.error()));
-  auto is_null = [s](int col) {
-    return sqlite3_column_type(s, col) == SQLITE_NULL;
-  };
+  auto is_null
+    = [s](int col) { return sqlite3_column_type(s, col) == SQLITE_NULL; };
   // Reads an optional integer column; false when it holds something else.
   auto opt_int = [&](int col, std::optional<int64_t>& out) {
     if (is_null(col))
@@ -1583,9 +1582,8 @@ caf::expected<std::vector<job>> sqlite_store::list_jobs(const job_filter& f) {
     if (auto err = read_jobs_tolerant(d, *s, op, result, bad))
       return err;
     if (!f.metadata.empty()) {
-      std::erase_if(result, [&f](const job& x) {
-        return !has_metadata(x, f.metadata);
-      });
+      std::erase_if(
+        result, [&f](const job& x) { return !has_metadata(x, f.metadata); });
       if (f.limit > 0 && result.size() > f.limit)
         result.resize(f.limit);
     }
@@ -1994,8 +1992,8 @@ sqlite_store::upsert_static_schedule(const recurring_schedule& x) {
         result.cursor = old.cursor;
         result.planned_until = old.planned_until;
         result.version = old.version + 1;
-        if (auto err = run_schedule(d, sql_write_schedule, result, old.version,
-                                    op))
+        if (auto err
+            = run_schedule(d, sql_write_schedule, result, old.version, op))
           return err;
       }
       if (auto err = tx.commit(op))
@@ -2007,8 +2005,7 @@ sqlite_store::upsert_static_schedule(const recurring_schedule& x) {
 caf::expected<std::optional<recurring_schedule>>
 sqlite_store::get_schedule(const schedule_id& id) {
   return guarded(
-    "get_schedule",
-    [&]() -> caf::expected<std::optional<recurring_schedule>> {
+    "get_schedule", [&]() -> caf::expected<std::optional<recurring_schedule>> {
       constexpr std::string_view op = "get_schedule";
       auto& d = *impl_;
       auto s = d.prepare(sql_get_schedule, op);
@@ -2072,22 +2069,21 @@ sqlite_store::list_schedules(const schedule_filter& f) {
 
 caf::expected<std::vector<recurring_schedule>>
 sqlite_store::schedules_to_plan(timestamp horizon, uint32_t limit) {
-  return guarded(
-    "schedules_to_plan",
-    [&]() -> caf::expected<std::vector<recurring_schedule>> {
-      constexpr std::string_view op = "schedules_to_plan";
-      auto& d = *impl_;
-      auto s = d.prepare(sql_schedules_to_plan, op);
-      if (!s)
-        return s.error();
-      stmt_guard guard{*s};
-      binder b{*s};
-      b.timestamp(1, horizon);
-      b.i64(2, limit);
-      if (b.rc != SQLITE_OK)
-        return bind_failed(d, op, b.rc);
-      return read_schedules(d, *s, op);
-    });
+  return guarded("schedules_to_plan",
+                 [&]() -> caf::expected<std::vector<recurring_schedule>> {
+                   constexpr std::string_view op = "schedules_to_plan";
+                   auto& d = *impl_;
+                   auto s = d.prepare(sql_schedules_to_plan, op);
+                   if (!s)
+                     return s.error();
+                   stmt_guard guard{*s};
+                   binder b{*s};
+                   b.timestamp(1, horizon);
+                   b.i64(2, limit);
+                   if (b.rc != SQLITE_OK)
+                     return bind_failed(d, op, b.rc);
+                   return read_schedules(d, *s, op);
+                 });
 }
 
 caf::expected<std::optional<uint64_t>>
@@ -2106,8 +2102,8 @@ sqlite_store::write_schedule(const recurring_schedule& x,
       transaction tx{d};
       if (auto err = tx.begin(op))
         return err;
-      if (auto err = run_schedule(d, sql_write_schedule, x, expected_version,
-                                  op))
+      if (auto err
+          = run_schedule(d, sql_write_schedule, x, expected_version, op))
         return err;
       if (sqlite3_changes(d.db) == 0)
         return std::optional<uint64_t>{};
@@ -2150,34 +2146,33 @@ caf::error sqlite_store::touch_static_schedules(
 
 caf::expected<std::vector<recurring_schedule>>
 sqlite_store::retire_static_schedules(timestamp stale_before, timestamp now) {
-  return guarded(
-    "retire_static_schedules",
-    [&]() -> caf::expected<std::vector<recurring_schedule>> {
-      constexpr std::string_view op = "retire_static_schedules";
-      auto& d = *impl_;
-      transaction tx{d};
-      if (auto err = tx.begin(op))
-        return err;
-      auto s = d.prepare(sql_retire_static, op);
-      if (!s)
-        return s.error();
-      std::vector<recurring_schedule> result;
-      {
-        stmt_guard guard{*s};
-        binder b{*s};
-        b.timestamp(1, stale_before);
-        b.timestamp(2, now);
-        if (b.rc != SQLITE_OK)
-          return bind_failed(d, op, b.rc);
-        auto xs = read_schedules(d, *s, op);
-        if (!xs)
-          return xs.error();
-        result = std::move(*xs);
-      }
-      if (auto err = tx.commit(op))
-        return err;
-      return result;
-    });
+  return guarded("retire_static_schedules",
+                 [&]() -> caf::expected<std::vector<recurring_schedule>> {
+                   constexpr std::string_view op = "retire_static_schedules";
+                   auto& d = *impl_;
+                   transaction tx{d};
+                   if (auto err = tx.begin(op))
+                     return err;
+                   auto s = d.prepare(sql_retire_static, op);
+                   if (!s)
+                     return s.error();
+                   std::vector<recurring_schedule> result;
+                   {
+                     stmt_guard guard{*s};
+                     binder b{*s};
+                     b.timestamp(1, stale_before);
+                     b.timestamp(2, now);
+                     if (b.rc != SQLITE_OK)
+                       return bind_failed(d, op, b.rc);
+                     auto xs = read_schedules(d, *s, op);
+                     if (!xs)
+                       return xs.error();
+                     result = std::move(*xs);
+                   }
+                   if (auto err = tx.commit(op))
+                     return err;
+                   return result;
+                 });
 }
 
 // -- retention ----------------------------------------------------------------
@@ -2254,10 +2249,9 @@ sqlite_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
     // write lock held since BEGIN IMMEDIATE serialises the guard.
     if (result.size() < limit) {
       auto base = saturating_add(to_micros(due_by), grace.count());
-      if (auto err = claim_exclusive(d, bucket_id, due_by, base,
-                                     limit - static_cast<uint32_t>(
-                                               result.size()),
-                                     result))
+      if (auto err = claim_exclusive(
+            d, bucket_id, due_by, base,
+            limit - static_cast<uint32_t>(result.size()), result))
         return err;
     }
     if (auto err = tx.commit(op))

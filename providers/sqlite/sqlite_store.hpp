@@ -20,9 +20,9 @@ namespace jm::sqlite {
 /// concurrent claims never hand out the same job twice.
 ///
 /// Schema: tables `jm_jobs`, `jm_attempts`, `jm_nodes`, `jm_buckets`,
-/// `jm_schedules` and `schema_version`, created by versioned migrations. Times are stored as
-/// microseconds since the Unix epoch, ids as 16-byte BLOBs, data and
-/// metadata as Cap'n Proto encoded value maps (NULL for an empty map).
+/// `jm_schedules` and `schema_version`, created by versioned migrations. Times
+/// are stored as microseconds since the Unix epoch, ids as 16-byte BLOBs, data
+/// and metadata as Cap'n Proto encoded value maps (NULL for an empty map).
 class sqlite_store final : public master_store, public agent_store {
 public:
   /// Opens (creating if needed) the database at `path` and migrates its
@@ -96,8 +96,9 @@ public:
   write_schedule(const recurring_schedule& x, int64_t expected_version,
                  const std::vector<job>& jobs) override;
 
-  caf::error touch_static_schedules(const std::vector<std::string>& static_names,
-                                    timestamp now) override;
+  caf::error
+  touch_static_schedules(const std::vector<std::string>& static_names,
+                         timestamp now) override;
 
   caf::expected<std::vector<recurring_schedule>>
   retire_static_schedules(timestamp stale_before, timestamp now) override;

@@ -358,6 +358,15 @@ struct fake_store {
   endpoint<bucket_list, bool> buckets;
   endpoint<no_args, job_list> rescue;
   endpoint<no_args, uint64_t> sweep;
+  endpoint<recurring_schedule, bool> sched_add;
+  endpoint<schedule_id, maybe_schedule> sched_get;
+  endpoint<schedule_filter, schedule_list> sched_ls;
+  endpoint<schedule_write, schedule_written> sched_set;
+  endpoint<schedule_list, schedule_list> statics;
+  endpoint<name_list, bool> touch;
+  endpoint<timestamp, schedule_list> retire;
+  endpoint<plan_request, plan_summary> plan;
+  endpoint<timestamp, uint64_t> purge;
 
   mutable std::mutex mtx;
   std::map<job_id, job> jobs;
@@ -401,6 +410,31 @@ fake_store_actor(std::shared_ptr<fake_store> f) {
     },
     [f](atom::sweep) -> caf::result<uint64_t> {
       return f->sweep.answer(no_args{});
+    },
+    [f](atom::sched_add, const recurring_schedule& x) -> caf::result<bool> {
+      return f->sched_add.answer(x);
+    },
+    [f](atom::sched_get, const schedule_id& x) -> caf::result<maybe_schedule> {
+      return f->sched_get.answer(x);
+    },
+    [f](atom::sched_ls, const schedule_filter& x)
+      -> caf::result<schedule_list> { return f->sched_ls.answer(x); },
+    [f](atom::sched_set, const schedule_write& x)
+      -> caf::result<schedule_written> { return f->sched_set.answer(x); },
+    [f](atom::statics, const schedule_list& x) -> caf::result<schedule_list> {
+      return f->statics.answer(x);
+    },
+    [f](atom::touch, const name_list& x) -> caf::result<bool> {
+      return f->touch.answer(x);
+    },
+    [f](atom::retire, timestamp x) -> caf::result<schedule_list> {
+      return f->retire.answer(x);
+    },
+    [f](atom::plan, const plan_request& x) -> caf::result<plan_summary> {
+      return f->plan.answer(x);
+    },
+    [f](atom::purge, timestamp x) -> caf::result<uint64_t> {
+      return f->purge.answer(x);
     },
   };
 }
