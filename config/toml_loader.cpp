@@ -62,6 +62,25 @@ public:
     out = *v;
   }
 
+  /// An array of strings.
+  void strings(std::string_view key, std::vector<std::string>& out) {
+    auto node = take(key);
+    if (!node || err_)
+      return;
+    auto arr = node->as_array();
+    if (arr == nullptr) {
+      fail(key, *node, "expected an array of strings");
+      return;
+    }
+    for (auto& x : *arr) {
+      if (!x.is_string()) {
+        fail(key, x, "expected an array of strings");
+        return;
+      }
+      out.push_back(*x.value<std::string>());
+    }
+  }
+
   void boolean(std::string_view key, bool& out) {
     auto node = take(key);
     if (!node || err_)
@@ -215,6 +234,19 @@ caf::error read_static_schedule(const toml::table& tbl, size_t index,
   r.string("expression", x.expression);
   r.string("expression_type", x.expression_type);
   r.string("time_zone", x.time_zone);
+  for (auto [key, map] : {std::pair{"data", &x.data},
+                          std::pair{"metadata", &x.metadata}}) {
+    std::vector<std::string> entries;
+    r.strings(key, entries);
+    for (auto& text : entries) {
+      auto kv = parse_key_value(text);
+      if (!kv) {
+        r.fail(key, *tbl.get(key), describe(kv.error()));
+        break;
+      }
+      map->insert_or_assign(std::move(kv->first), std::move(kv->second));
+    }
+  }
   // Optional job settings: unset ones take the handler's defaults.
   if (tbl.contains("priority")) {
     priority p = priority::medium;

@@ -88,17 +88,25 @@ struct noop {
 };
 
 /// Appends the job's id as one line to the file named by `file`: an
-/// independent witness of how often each job ran.
+/// independent witness of how often each job ran. With `times` (bool) the
+/// line also holds the job's original due time, the run's start and its end
+/// (microseconds since the epoch), for timing checks of recurring jobs.
 struct record {
   static constexpr std::string_view name = "record";
   void handle(job_context& ctx) {
     auto file = get_if<std::string>(ctx.data(), "file");
     if (!file)
       throw std::runtime_error("record needs data 'file'");
+    auto started = now();
     auto ms = get_if<int64_t>(ctx.data(), "ms");
     if (ms && !ctx.sleep_for(std::chrono::milliseconds{*ms}))
       throw std::runtime_error("stopped before finishing");
-    auto line = to_string(ctx.id()) + "\n";
+    auto line = to_string(ctx.id());
+    if (auto times = get_if<bool>(ctx.data(), "times"); times && *times)
+      line += " " + std::to_string(to_micros(ctx.job().original_scheduled_at))
+              + " " + std::to_string(to_micros(started)) + " "
+              + std::to_string(to_micros(now()));
+    line += "\n";
     int fd = ::open(file->c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (fd < 0)
       throw std::runtime_error("cannot open " + *file);

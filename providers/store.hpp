@@ -178,7 +178,9 @@ public:
     = 0;
 
   /// Static schedules named in `static_names` get `ensured_at = now`
-  /// (keep-alive of the schedules declared by running code).
+  /// (keep-alive of the schedules declared by running code), version + 1:
+  /// a planner step that read the schedule before loses its fence instead
+  /// of writing the old `ensured_at` back.
   virtual caf::error
   touch_static_schedules(const std::vector<std::string>& static_names,
                          timestamp now)
@@ -209,6 +211,9 @@ public:
   /// Claims up to `limit` jobs assigned to `bucket_id` and due by `due_by`
   /// (earliest first): each moves to `queued` with its process deadline set
   /// to `due_by + job.timeout + grace` (version + 1), in one transaction.
+  /// Jobs without `skip_if_running` are claimed first; guarded ones fill
+  /// what room is left (so a guarded job may wait for the next claim when
+  /// ordinary due jobs fill the limit).
   /// Overlap guard: a due job with `skip_if_running` whose schedule already
   /// has a queued or processing job (in any bucket, or claimed earlier in
   /// the same call) is not returned; it becomes `cancelled` with an attempt

@@ -330,7 +330,8 @@ constexpr const char* sql_schedules_to_plan
     "AND planned_until < ?1 ORDER BY planned_until, id LIMIT ?2";
 
 constexpr const char* sql_touch_static
-  = "UPDATE jm_schedules SET ensured_at = ?2 WHERE static_name = ?1 "
+  = "UPDATE jm_schedules SET ensured_at = ?2, version = version + 1 "
+    "WHERE static_name = ?1 "
     "AND static_name <> ''";
 
 constexpr const char* sql_retire_static

@@ -4,6 +4,7 @@
 #include "messages/codec.hpp"
 #include "node/client.hpp"
 #include "providers/sqlite/sqlite_store.hpp"
+#include "tests/node/node_fixture.hpp"
 #include "tests/support/process.hpp"
 
 #include <filesystem>
@@ -22,136 +23,9 @@ using namespace jm;
 using namespace std::chrono_literals;
 using jm::test::unbox;
 
-namespace {
-
+using fixture = jm::test::node_fixture;
+using jm::test::jobmaster;
 namespace fs = std::filesystem;
-
-const std::string jobmaster = JM_JOBMASTER_PATH;
-
-struct fixture {
-  fs::path dir;
-  uint16_t port = 0;
-  std::unique_ptr<jm::test::child> node;
-
-  fixture() {
-    char tmpl[] = "/tmp/jm-e2e-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    port = jm::test::free_port();
-    std::ofstream cfg{dir / "node.toml"};
-    cfg << "cluster_id = \"e2e\"\n"
-        << "use_sqlite = \"" << (dir / "jm.db").string() << "\"\n"
-        << "assign_interval = \"100ms\"\n"
-        << "[retry]\nbase_delay = \"100ms\"\nmax_delay = \"1s\"\n"
-        << "[node]\nlisten_port = " << port << "\n"
-        << "lease = \"1s\"\nheartbeat_interval = \"250ms\"\n"
-        << "shutdown_grace = \"5s\"\n"
-        << "[logging]\nlevel = \"info\"\n"
-        << "[[workers]]\nname = \"main\"\nparallelism = 4\n"
-        << "[[workers]]\nname = \"reports\"\nworker_lane = \"reports\"\n"
-        << "parallelism = 2\n";
-  }
-
-  ~fixture() {
-    node.reset();
-    if (std::getenv("JM_KEEP_TEST_DIRS") == nullptr)
-      fs::remove_all(dir);
-  }
-
-  /// The id the running node printed ("jobmaster node <id> listening ...").
-  std::string node_id;
-
-  void start_node() {
-    node = std::make_unique<jm::test::child>(
-      std::vector<std::string>{jobmaster, "node", "--config",
-                               (dir / "node.toml").string()},
-      (dir / "node.log").string());
-    auto line = node->wait_for_line("listening on", 20s);
-    if (!line)
-      FAIL("the node did not start; its log: " << log_tail());
-    std::istringstream words{*line};
-    std::string program, kind;
-    words >> program >> kind >> node_id;
-  }
-
-  std::string log_tail() {
-    std::ifstream in{dir / "node.log"};
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto text = ss.str();
-    return text.size() > 3000 ? text.substr(text.size() - 3000) : text;
-  }
-
-  jm::test::run_result cli(std::vector<std::string> args) {
-    args.insert(args.begin(), jobmaster);
-    args.push_back("--node");
-    args.push_back("127.0.0.1:" + std::to_string(port));
-    return jm::test::run(args);
-  }
-
-  job_id schedule(std::vector<std::string> args) {
-    args.insert(args.begin(), "schedule");
-    auto r = cli(args);
-    if (r.exit_code != 0)
-      FAIL("schedule failed: " << r.err);
-    return unbox(parse_uuid(r.out.substr(0, 36)));
-  }
-
-  std::vector<job_id> schedule_many(std::vector<std::string> args) {
-    args.insert(args.begin(), "schedule");
-    auto r = cli(args);
-    if (r.exit_code != 0)
-      FAIL("schedule failed: " << r.err);
-    std::vector<job_id> ids;
-    std::istringstream in{r.out};
-    for (std::string line; std::getline(in, line);)
-      ids.push_back(unbox(parse_uuid(line)));
-    return ids;
-  }
-
-  std::unique_ptr<remote_client> client() {
-    return unbox(remote_client::connect("127.0.0.1", port, 10s));
-  }
-
-  job_detail detail(remote_client& c, const job_id& id) {
-    auto r = unbox(c.call(request{get_job_request{id}}));
-    return std::get<job_detail>(std::move(r));
-  }
-
-  /// Waits until the job is final; returns its detail.
-  job_detail await_final(const job_id& id,
-                         std::chrono::milliseconds timeout = 20s) {
-    auto c = client();
-    job_detail d;
-    bool ok = jm::test::eventually(
-      [&] {
-        d = detail(*c, id);
-        return is_final(d.job.status);
-      },
-      timeout);
-    if (!ok)
-      FAIL("job " << to_string(id) << " still " << to_string(d.job.status)
-                  << "; log: " << log_tail());
-    return d;
-  }
-
-  std::vector<job> all_jobs(remote_client& c) {
-    job_filter f;
-    f.limit = 10000;
-    auto r = unbox(c.call(request{f}));
-    return std::get<std::vector<job>>(std::move(r));
-  }
-
-  std::map<std::string, int> recorded(const fs::path& file) {
-    std::map<std::string, int> counts;
-    std::ifstream in{file};
-    for (std::string line; std::getline(in, line);)
-      ++counts[line];
-    return counts;
-  }
-};
-
-} // namespace
 
 CAF_TEST_FIXTURE_SCOPE(e2e_tests, fixture)
 

@@ -1,0 +1,49 @@
+#pragma once
+
+// Helpers shared by the provider tests. Include after test.hpp.
+
+#include "tests/support/jobs.hpp"
+
+#include "providers/store.hpp"
+
+#include <chrono>
+#include <string>
+
+namespace jm::test {
+
+using namespace std::chrono_literals;
+
+inline const timestamp t0 = from_micros(1'700'000'000'000'000);
+
+inline std::string str(schedule_status x) {
+  return std::string{to_string(x)};
+}
+
+inline job make_job(std::string handler, timestamp at,
+                    job_status status = job_status::held_on_master) {
+  job x;
+  x.id = uuid::random();
+  x.handler = std::move(handler);
+  x.status = status;
+  x.original_scheduled_at = at;
+  x.scheduled_at = at;
+  x.created_at = t0 - 1s;
+  x.timeout = 30s;
+  x.version = 1;
+  return x;
+}
+
+inline job in_bucket(job x, std::string bucket, std::string worker = "w1") {
+  x.status = job_status::assigned_to_bucket;
+  x.bucket_id = std::move(bucket);
+  x.worker_id = std::move(worker);
+  return x;
+}
+
+/// check_same, and the fields only stores keep.
+inline void check_stored(const job& x, const job& y) {
+  check_same(x, y);
+  CAF_CHECK_EQUAL(x.skip_if_running, y.skip_if_running);
+}
+
+} // namespace jm::test
