@@ -44,6 +44,32 @@ cluster_builder& cluster_builder::use_sqlite(std::string path) {
   return *this;
 }
 
+cluster_builder& cluster_builder::use_postgres(std::string conninfo) {
+  cfg_.store.kind = store_kind::postgres;
+  cfg_.store.url = std::move(conninfo);
+  return *this;
+}
+
+cluster_builder& cluster_builder::table_prefix(std::string prefix) {
+  cfg_.store.table_prefix = std::move(prefix);
+  return *this;
+}
+
+cluster_builder& cluster_builder::time_zone(std::string zone) {
+  cfg_.time_zone = std::move(zone);
+  return *this;
+}
+
+cluster_builder& cluster_builder::retention(duration d) {
+  cfg_.retention = d;
+  return *this;
+}
+
+cluster_builder& cluster_builder::static_schedule_ttl(duration d) {
+  cfg_.static_schedule_ttl = d;
+  return *this;
+}
+
 cluster_builder& cluster_builder::sqlite_full_sync(bool on) {
   cfg_.store.full_sync = on;
   return *this;

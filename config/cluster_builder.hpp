@@ -23,6 +23,12 @@ public:
   cluster_builder& cluster_id(std::string id);
   cluster_builder& use_sqlite(std::string path);
   cluster_builder& sqlite_full_sync(bool on);
+  /// PostgreSQL through libpq: keyword or URI connection string.
+  cluster_builder& use_postgres(std::string conninfo);
+  cluster_builder& table_prefix(std::string prefix);
+  cluster_builder& time_zone(std::string zone);
+  cluster_builder& retention(duration d);
+  cluster_builder& static_schedule_ttl(duration d);
   cluster_builder& cluster_mode(jm::cluster_mode mode);
   cluster_builder& transient_threshold(duration d);
   cluster_builder& default_job_timeout(duration d);

@@ -38,6 +38,15 @@ caf::error validate(const cluster_config& cfg) {
                "only standalone clusters are supported by this version");
   if (cfg.store.kind == store_kind::sqlite && cfg.store.path.empty())
     return bad("use_sqlite", "the database path is empty");
+  if (cfg.store.kind == store_kind::postgres && cfg.store.url.empty())
+    return bad("use_postgres", "the connection string is empty");
+  auto& prefix = cfg.store.table_prefix;
+  if (prefix.empty() || prefix.size() > 20
+      || !std::all_of(prefix.begin(), prefix.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+         }))
+    return bad("table_prefix",
+               "1-20 characters of A-Z a-z 0-9 _ (e.g. \"jm_\")");
   using std::chrono::seconds;
   if (cfg.transient_threshold < seconds{1}
       || cfg.transient_threshold > std::chrono::hours{24})
@@ -157,6 +166,39 @@ duration retry_delay(const retry_config& cfg, int32_t failure_count,
   auto capped = std::min(raw, static_cast<double>(cfg.max_delay.count()));
   auto jittered = capped * (1.0 - cfg.jitter * std::clamp(random01, 0.0, 1.0));
   return duration{static_cast<int64_t>(jittered)};
+}
+
+std::string_view to_string(store_kind x) {
+  switch (x) {
+  case store_kind::sqlite:
+    return "sqlite";
+  case store_kind::postgres:
+    return "postgres";
+  }
+  return "invalid";
+}
+
+std::string describe_store(const store_config& x) {
+  if (x.kind == store_kind::sqlite)
+    return "sqlite " + x.path;
+  auto text = x.url;
+  // URI form: scheme://user:password@host...
+  if (auto scheme = text.find("://"); scheme != std::string::npos) {
+    auto at = text.find('@', scheme + 3);
+    auto colon = text.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at)
+      text.replace(colon + 1, at - colon - 1, "***");
+  }
+  // Keyword form: password=... up to the next space.
+  for (auto pos = text.find("password="); pos != std::string::npos;
+       pos = text.find("password=", pos + 1)) {
+    auto start = pos + 9;
+    auto end = text.find(' ', start);
+    text.replace(start, (end == std::string::npos ? text.size() : end) - start,
+                 "***");
+  }
+  return std::string{to_string(x.kind)} + " " + text + " (tables "
+         + x.table_prefix + "*)";
 }
 
 std::string_view to_string(worker_mode x) {

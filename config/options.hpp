@@ -38,12 +38,22 @@ enum class worker_mode : uint8_t {
   coordinator = 4,
 };
 
-enum class store_kind : uint8_t { sqlite = 1 };
+enum class store_kind : uint8_t { sqlite = 1, postgres = 2 };
+
+std::string_view to_string(store_kind x);
 
 struct store_config {
   store_kind kind = store_kind::sqlite;
   /// SQLite: the database file (created on first start).
   std::string path = "jobmaster.db";
+  /// PostgreSQL: a libpq connection string, keyword form
+  /// (`host=db port=5432 dbname=jobs user=jm`) or URI form
+  /// (`postgresql://jm:secret@db:5432/jobs`).
+  std::string url;
+  /// Server stores: every table's name starts with this (letters, digits,
+  /// underscore; at most 20 characters), so that several clusters can share
+  /// one database.
+  std::string table_prefix = "jm_";
   /// SQLite: fsync every commit (synchronous=FULL). Off (NORMAL, the WAL
   /// default) survives a crash of the process but may lose the last
   /// commits on power loss; on protects against that too, at a cost.
@@ -147,6 +157,10 @@ void complete(cluster_config& cfg);
 /// with `random01` in [0, 1) drawn by the caller (tests pass fixed values).
 duration retry_delay(const retry_config& cfg, int32_t failure_count,
                      double random01);
+
+/// The store for logs: the SQLite path, or the connection string with its
+/// password replaced by `***`.
+std::string describe_store(const store_config& x);
 
 std::string_view to_string(worker_mode x);
 std::string_view to_string(cluster_mode x);

@@ -234,8 +234,8 @@ caf::error read_static_schedule(const toml::table& tbl, size_t index,
   r.string("expression", x.expression);
   r.string("expression_type", x.expression_type);
   r.string("time_zone", x.time_zone);
-  for (auto [key, map] : {std::pair{"data", &x.data},
-                          std::pair{"metadata", &x.metadata}}) {
+  for (auto [key, map] :
+       {std::pair{"data", &x.data}, std::pair{"metadata", &x.metadata}}) {
     std::vector<std::string> entries;
     r.strings(key, entries);
     for (auto& text : entries) {
@@ -304,8 +304,17 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
   r.string("cluster_id", cfg.cluster_id);
   r.boolean("standalone", cfg.standalone);
   r.enumeration("cluster_mode", cfg.mode, parse_cluster_mode);
+  // One store: use_sqlite (the default) or use_postgres.
+  if (root.contains("use_sqlite") && root.contains("use_postgres"))
+    r.fail("use_postgres", *root.get("use_postgres"),
+           "use_sqlite and use_postgres exclude each other");
   r.string("use_sqlite", cfg.store.path);
   r.boolean("sqlite_full_sync", cfg.store.full_sync);
+  if (root.contains("use_postgres")) {
+    cfg.store.kind = store_kind::postgres;
+    r.string("use_postgres", cfg.store.url);
+  }
+  r.string("table_prefix", cfg.store.table_prefix);
   r.dur("transient_threshold", cfg.transient_threshold);
   r.dur("default_job_timeout", cfg.default_timeout);
   r.integer("default_max_retries", cfg.default_max_retries, 0, 100);

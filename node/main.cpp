@@ -99,8 +99,10 @@ int run_node(const node_args& args) {
   } else {
     cfg = default_config();
   }
-  if (!args.db.empty())
+  if (!args.db.empty()) {
+    cfg.store.kind = store_kind::sqlite;
     cfg.store.path = args.db;
+  }
   if (!args.log_level.empty())
     cfg.logging.level = args.log_level;
   if (!args.listen.empty()) {

@@ -5,7 +5,7 @@
 #include "messages/error.hpp"
 #include "node/front_door.hpp"
 #include "node/node_actor.hpp"
-#include "providers/sqlite/sqlite_store.hpp"
+#include "providers/factory.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -45,17 +45,6 @@ std::string make_node_id() {
   char suffix[9];
   std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(gen()));
   return h + "-" + std::to_string(getpid()) + "-" + suffix;
-}
-
-caf::expected<std::shared_ptr<sqlite::sqlite_store>>
-open_store(const store_config& cfg) {
-  auto db = sqlite::sqlite_store::open(cfg.path, cfg.full_sync);
-  if (!db)
-    return make_error(code_of(db.error()) == ec::none ? ec::store_failure
-                                                      : code_of(db.error()),
-                      "cannot open the SQLite store '" + cfg.path
-                        + "': " + describe(db.error()));
-  return std::shared_ptr<sqlite::sqlite_store>{std::move(*db)};
 }
 
 } // namespace
@@ -121,13 +110,11 @@ caf::error runtime::start() {
                                                + x.handler + "' is registered");
   p.node_id = make_node_id();
   complete(p.cfg);
+  // Two connections: the STORE and the AGENT CONNECTION actors each own
+  // one.
   auto master_db = open_store(p.cfg.store);
   if (!master_db)
     return master_db.error();
-  if (auto err = (*master_db)->migrate())
-    return make_error(ec::store_failure, "cannot create the schema in '"
-                                           + p.cfg.store.path
-                                           + "': " + describe(err));
   auto agent_db = open_store(p.cfg.store);
   if (!agent_db)
     return agent_db.error();
@@ -163,7 +150,7 @@ caf::error runtime::start() {
   self.pid = getpid();
   self.started_at = now();
   self.lease_expires_at = self.started_at + n.lease;
-  if (auto err = (*master_db)->upsert_node(self)) {
+  if (auto err = master_db->master->upsert_node(self)) {
     abort_start();
     return make_error(ec::store_failure,
                       "cannot register the node: " + describe(err));
@@ -172,13 +159,13 @@ caf::error runtime::start() {
   settings.cluster = p.cfg;
   settings.self = self;
   settings.handlers = p.registry;
-  settings.master_db = *master_db;
-  settings.agent_db = *agent_db;
+  settings.master_db = master_db->master;
+  settings.agent_db = agent_db->agent;
   p.node = p.sys->spawn(node, std::move(settings), p.gateway);
   p.started = true;
   spdlog::info("node {} of cluster '{}' listening on {}:{} (store: {})",
                p.node_id, p.cfg.cluster_id, n.listen_host, p.port,
-               p.cfg.store.path);
+               describe_store(p.cfg.store));
   return {};
 }
 

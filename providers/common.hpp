@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -202,6 +203,244 @@ inline attempt lost_note(std::string worker_id, timestamp at,
   a.outcome = attempt_outcome::lost;
   a.error = std::move(why);
   return a;
+}
+
+
+// -- reading rows -------------------------------------------------------------
+//
+// The readers take any row type with `null(col)`, `text(col)`,
+// `i64(col, int64_t&)`, `id(col, uuid&)`, `boolean(col, bool&)` and
+// `map(col) -> caf::expected<value_map>`; each backend decodes its own wire
+// format, the checks are the same everywhere.
+
+inline caf::error malformed(std::string_view backend, std::string text) {
+  return make_error(ec::malformed_message,
+                    std::string{backend} + ": " + std::move(text));
+}
+
+/// Reads an optional bigint column through `convert(int64_t, out) -> bool`;
+/// false when it holds something else.
+template <class Row, class T, class F>
+bool read_optional(const Row& r, int col, std::optional<T>& out, F convert) {
+  if (r.null(col))
+    return true;
+  int64_t v = 0;
+  if (!r.i64(col, v))
+    return false;
+  return convert(v, out);
+}
+
+/// Reads a job from columns 0 .. 19: id, handler, status, priority, source,
+/// lane, original_scheduled_at, scheduled_at, created_at, timeout_us,
+/// max_retries, failure_count, data, metadata, recurring_schedule_id,
+/// bucket_id, worker_id, process_deadline, skip_if_running, version.
+template <class Row>
+caf::expected<job> read_job(std::string_view backend, const Row& r) {
+  job x;
+  if (!r.id(0, x.id))
+    return malformed(backend, "a job row has an invalid id");
+  auto bad = [&](std::string what) {
+    return malformed(backend, "job " + to_string(x.id) + ": " + what);
+  };
+  int64_t n = 0;
+  x.handler = r.text(1);
+  if (!r.i64(2, n) || !valid_status(n))
+    return bad("invalid status");
+  x.status = static_cast<job_status>(n);
+  if (!r.i64(3, n) || !valid_priority(n))
+    return bad("invalid priority");
+  x.priority = static_cast<jm::priority>(n);
+  if (!r.i64(4, n) || !in_range(n, 1, 3))
+    return bad("invalid trigger source");
+  x.source = static_cast<trigger_source>(n);
+  x.lane = r.text(5);
+  if (!r.i64(6, n))
+    return bad("invalid original_scheduled_at");
+  x.original_scheduled_at = from_micros(n);
+  if (!r.i64(7, n))
+    return bad("invalid scheduled_at");
+  x.scheduled_at = from_micros(n);
+  if (!r.i64(8, n))
+    return bad("invalid created_at");
+  x.created_at = from_micros(n);
+  if (!r.i64(9, n))
+    return bad("invalid timeout");
+  x.timeout = duration{n};
+  if (!r.i64(10, n) || !fits_int32(n))
+    return bad("invalid max_retries");
+  x.max_retries = static_cast<int32_t>(n);
+  if (!r.i64(11, n) || !fits_int32(n))
+    return bad("invalid failure_count");
+  x.failure_count = static_cast<int32_t>(n);
+  if (auto m = r.map(12))
+    x.data = std::move(*m);
+  else
+    return bad("data does not decode: " + describe(m.error()));
+  if (auto m = r.map(13))
+    x.metadata = std::move(*m);
+  else
+    return bad("metadata does not decode: " + describe(m.error()));
+  if (!r.null(14)) {
+    uuid u;
+    if (!r.id(14, u))
+      return bad("invalid recurring_schedule_id");
+    x.recurring_schedule_id = u;
+  }
+  x.bucket_id = r.text(15);
+  x.worker_id = r.text(16);
+  if (!r.null(17)) {
+    if (!r.i64(17, n))
+      return bad("invalid process_deadline");
+    x.process_deadline = from_micros(n);
+  }
+  if (!r.boolean(18, x.skip_if_running))
+    return bad("invalid skip_if_running");
+  if (!r.i64(19, n))
+    return bad("invalid version");
+  x.version = n;
+  return x;
+}
+
+/// Reads an attempt from columns 0 .. 6: job_id, number, worker_id,
+/// started_at, ended_at, outcome, error.
+template <class Row>
+caf::expected<attempt> read_attempt(std::string_view backend, const Row& r) {
+  attempt x;
+  if (!r.id(0, x.job))
+    return malformed(backend, "an attempt row has an invalid job id");
+  auto bad = [&](std::string what) {
+    return malformed(backend,
+                     "attempt of job " + to_string(x.job) + ": " + what);
+  };
+  int64_t n = 0;
+  if (!r.i64(1, n) || !fits_int32(n) || n < 1)
+    return bad("invalid number");
+  x.number = static_cast<int32_t>(n);
+  x.worker_id = r.text(2);
+  if (!r.i64(3, n))
+    return bad("invalid started_at");
+  x.started_at = from_micros(n);
+  if (!r.i64(4, n))
+    return bad("invalid ended_at");
+  x.ended_at = from_micros(n);
+  if (!r.i64(5, n) || !valid_outcome(n))
+    return bad("invalid outcome");
+  x.outcome = static_cast<attempt_outcome>(n);
+  x.error = r.text(6);
+  return x;
+}
+
+/// Reads a schedule from columns 0 .. 23: id, handler, expression_type,
+/// expression, time_zone, data, metadata, priority, lane, timeout_us,
+/// max_retries, start_after, end_before, catch_up, catch_up_limit, overlap,
+/// static_name, status, created_at, terminated_at, occurrence_cursor,
+/// planned_until, ensured_at, version.
+template <class Row>
+caf::expected<recurring_schedule> read_schedule(std::string_view backend,
+                                                const Row& r) {
+  recurring_schedule x;
+  if (!r.id(0, x.id))
+    return malformed(backend, "a schedule row has an invalid id");
+  auto bad = [&](std::string what) {
+    return malformed(backend, "schedule " + to_string(x.id) + ": " + what);
+  };
+  auto& spec = x.spec;
+  int64_t n = 0;
+  spec.handler = r.text(1);
+  spec.expression_type = r.text(2);
+  spec.expression = r.text(3);
+  spec.time_zone = r.text(4);
+  if (auto m = r.map(5))
+    spec.data = std::move(*m);
+  else
+    return bad("data does not decode: " + describe(m.error()));
+  if (auto m = r.map(6))
+    spec.metadata = std::move(*m);
+  else
+    return bad("metadata does not decode: " + describe(m.error()));
+  auto to_time = [](int64_t v, std::optional<timestamp>& out) {
+    out = from_micros(v);
+    return true;
+  };
+  if (!read_optional(r, 7, spec.priority, [](int64_t v, auto& out) {
+        if (!valid_priority(v))
+          return false;
+        out = static_cast<priority>(v);
+        return true;
+      }))
+    return bad("invalid priority");
+  if (!r.null(8))
+    spec.lane = r.text(8);
+  if (!read_optional(r, 9, spec.timeout, [](int64_t v, auto& out) {
+        out = duration{v};
+        return true;
+      }))
+    return bad("invalid timeout");
+  if (!read_optional(r, 10, spec.max_retries, [](int64_t v, auto& out) {
+        out = static_cast<int32_t>(v);
+        return fits_int32(v);
+      }))
+    return bad("invalid max_retries");
+  if (!read_optional(r, 11, spec.start_after, to_time))
+    return bad("invalid start_after");
+  if (!read_optional(r, 12, spec.end_before, to_time))
+    return bad("invalid end_before");
+  if (!r.i64(13, n) || !in_range(n, 1, 3))
+    return bad("invalid catch_up");
+  spec.catch_up = static_cast<catch_up_policy>(n);
+  if (!r.i64(14, n) || !in_range(n, 0, UINT32_MAX))
+    return bad("invalid catch_up_limit");
+  spec.catch_up_limit = static_cast<uint32_t>(n);
+  if (!r.i64(15, n) || !in_range(n, 1, 2))
+    return bad("invalid overlap");
+  spec.overlap = static_cast<overlap_policy>(n);
+  spec.static_name = r.text(16);
+  if (!r.i64(17, n) || !valid_schedule_status(n))
+    return bad("invalid status");
+  x.status = static_cast<schedule_status>(n);
+  if (!r.i64(18, n))
+    return bad("invalid created_at");
+  x.created_at = from_micros(n);
+  if (!read_optional(r, 19, x.terminated_at, to_time))
+    return bad("invalid terminated_at");
+  if (!r.i64(20, n))
+    return bad("invalid occurrence_cursor");
+  x.cursor = from_micros(n);
+  if (!r.i64(21, n))
+    return bad("invalid planned_until");
+  x.planned_until = from_micros(n);
+  if (!read_optional(r, 22, x.ensured_at, to_time))
+    return bad("invalid ensured_at");
+  if (!r.i64(23, n))
+    return bad("invalid version");
+  x.version = n;
+  return x;
+}
+
+/// A job row that does not decode (written by a newer version, or damaged
+/// by hand), identified by its id so that it can be set aside.
+struct corrupt_row {
+  uuid id;
+  std::string why;
+};
+
+/// Reads a job row into `out`, or into `bad` when it does not decode, so
+/// that one bad row cannot stall a bucket or the assigner forever. Fails
+/// only when not even the id reads.
+template <class Row>
+caf::error read_job_tolerant(std::string_view backend, const Row& r,
+                             std::vector<job>& out,
+                             std::vector<corrupt_row>& bad) {
+  auto x = read_job(backend, r);
+  if (x) {
+    out.emplace_back(std::move(*x));
+    return {};
+  }
+  uuid id;
+  if (!r.id(0, id))
+    return std::move(x.error());
+  bad.push_back(corrupt_row{id, describe(x.error())});
+  return {};
 }
 
 } // namespace jm::store_common

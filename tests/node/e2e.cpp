@@ -3,7 +3,6 @@
 
 #include "messages/codec.hpp"
 #include "node/client.hpp"
-#include "providers/sqlite/sqlite_store.hpp"
 #include "tests/node/node_fixture.hpp"
 #include "tests/support/process.hpp"
 
@@ -323,8 +322,8 @@ TEST(a node that loses its lease stops and says so) {
   start_node();
   REQUIRE(!node_id.empty());
   // The cluster declares the node dead: its row disappears from the store.
-  auto db = unbox(sqlite::sqlite_store::open((dir / "jm.db").string()));
-  jm::test::require_ok(db->remove_node(node_id));
+  auto db = open_db();
+  jm::test::require_ok(db.master->remove_node(node_id));
   // The node notices at its next renewal and stops by itself (signal 0
   // only waits for the exit).
   auto status = node->stop(0, 10s);

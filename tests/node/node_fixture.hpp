@@ -6,6 +6,7 @@
 
 #include "messages/codec.hpp"
 #include "node/client.hpp"
+#include "providers/factory.hpp"
 #include "tests/support/process.hpp"
 
 #include <filesystem>
@@ -28,22 +29,48 @@ struct node_fixture {
   uint16_t port = 0;
   std::unique_ptr<jm::test::child> node;
 
+  /// The store under test: SQLite in `dir`, or the server named by
+  /// JM_E2E_STORE=postgres (at JM_TEST_PG_URL) with tables of their own.
+  store_config store;
+
   node_fixture() {
     char tmpl[] = "/tmp/jm-e2e-XXXXXX";
     REQUIRE(mkdtemp(tmpl) != nullptr);
     dir = tmpl;
     port = jm::test::free_port();
+    store.path = (dir / "jm.db").string();
+    if (auto kind = std::getenv("JM_E2E_STORE"); kind != nullptr) {
+      if (std::string_view{kind} != "postgres")
+        FAIL("JM_E2E_STORE must be postgres, not " << kind);
+      auto url = std::getenv("JM_TEST_PG_URL");
+      if (url == nullptr)
+        FAIL("JM_E2E_STORE=postgres needs JM_TEST_PG_URL");
+      store.kind = store_kind::postgres;
+      store.url = url;
+      // Fresh tables per test: the prefix is unique to this directory.
+      store.table_prefix = "e2e_" + dir.filename().string().substr(7) + "_";
+      for (auto& c : store.table_prefix)
+        if (!std::isalnum(static_cast<unsigned char>(c)))
+          c = '_';
+    }
     write_config();
   }
+
+  /// A connection of the test's own to the store.
+  store_connection open_db() { return unbox(open_store(store)); }
 
   /// (Re)writes node.toml: `top` holds extra top-level keys, `tables` extra
   /// tables (e.g. [[static_schedules]]).
   void write_config(const std::string& top = "",
                     const std::string& tables = "") {
     std::ofstream cfg{dir / "node.toml"};
-    cfg << "cluster_id = \"e2e\"\n"
-        << "use_sqlite = \"" << (dir / "jm.db").string() << "\"\n"
-        << "assign_interval = \"100ms\"\n"
+    cfg << "cluster_id = \"e2e\"\n";
+    if (store.kind == store_kind::sqlite)
+      cfg << "use_sqlite = \"" << store.path << "\"\n";
+    else
+      cfg << "use_postgres = \"" << store.url << "\"\n"
+          << "table_prefix = \"" << store.table_prefix << "\"\n";
+    cfg << "assign_interval = \"100ms\"\n"
         << top << "[retry]\nbase_delay = \"100ms\"\nmax_delay = \"1s\"\n"
         << "[node]\nlisten_port = " << port << "\n"
         << "lease = \"1s\"\nheartbeat_interval = \"250ms\"\n"
@@ -70,8 +97,7 @@ struct node_fixture {
     for (auto x : {jobmaster, std::string{"node"}, std::string{"--config"},
                    (dir / "node.toml").string()})
       argv.push_back(x);
-    node = std::make_unique<jm::test::child>(argv,
-                                             (dir / "node.log").string());
+    node = std::make_unique<jm::test::child>(argv, (dir / "node.log").string());
     auto line = node->wait_for_line("listening on", 20s);
     if (!line)
       FAIL("the node did not start; its log: " << log_tail());
