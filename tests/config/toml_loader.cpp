@@ -327,3 +327,112 @@ TEST(errors in a file name the file) {
   CHECK(contains(describe(cfg.error()), path.string() + ":3:"));
   CHECK(contains(describe(cfg.error()), "typo: unknown key"));
 }
+
+TEST(recurring keys and static schedules are read) {
+  auto cfg = test::unbox(parse_toml(with(R"(time_zone = "Europe/Lisbon"
+retention = "3d"
+static_schedule_ttl = "30s"
+
+[[static_schedules]]
+name = "nightly-report"
+handler = "report"
+expression = "every day at 2:00"
+time_zone = "Asia/Tokyo"
+data = ["to=ops@example.com", "n:int=3"]
+metadata = ["team=ops"]
+priority = "high"
+lane = "reports"
+timeout = "5m"
+max_retries = 2
+start_after = "2030-01-01T00:00:00Z"
+end_before = "2031-01-01T00:00:00Z"
+catch_up = "all"
+catch_up_limit = 5
+overlap = "skip"
+
+[[static_schedules]]
+name = "ping"
+handler = "ping"
+expression_type = "interval"
+expression = "00:00:30"
+)"),
+                                    "t.toml"));
+  CHECK_EQUAL(cfg.time_zone, "Europe/Lisbon");
+  CHECK_EQUAL(ms(cfg.retention), ms(std::chrono::hours{72}));
+  CHECK_EQUAL(ms(cfg.static_schedule_ttl), 30000);
+  REQUIRE_EQUAL(cfg.static_schedules.size(), 2u);
+  auto& x = cfg.static_schedules[0];
+  CHECK_EQUAL(x.static_name, "nightly-report");
+  CHECK_EQUAL(x.handler, "report");
+  CHECK_EQUAL(x.expression, "every day at 2:00");
+  CHECK_EQUAL(x.expression_type, "naturalcron");
+  CHECK_EQUAL(x.time_zone, "Asia/Tokyo");
+  REQUIRE(get_if<int64_t>(x.data, "n"));
+  CHECK_EQUAL(*get_if<int64_t>(x.data, "n"), 3);
+  CHECK_EQUAL(*get_if<std::string>(x.metadata, "team"), "ops");
+  CHECK(x.priority == priority::high);
+  CHECK(x.lane == std::optional<std::string>{"reports"});
+  CHECK(x.timeout == std::optional<duration>{std::chrono::minutes{5}});
+  CHECK(x.max_retries == std::optional<int32_t>{2});
+  CHECK(x.start_after && x.end_before);
+  CHECK(x.catch_up == catch_up_policy::all);
+  CHECK_EQUAL(x.catch_up_limit, 5u);
+  CHECK(x.overlap == overlap_policy::skip);
+  auto& y = cfg.static_schedules[1];
+  CHECK_EQUAL(y.expression_type, "interval");
+  CHECK(!y.priority && !y.lane && !y.timeout);
+  CHECK(y.catch_up == catch_up_policy::latest);
+}
+
+TEST(bad recurring keys are named) {
+  auto text = error_of(with("time_zone = \"Mars/Base\"\n"));
+  CHECK(contains(text, "time_zone: 'Mars/Base' is not a time zone"));
+  text = error_of(with("[[static_schedules]]\nname = \"a\"\nhandler = "
+                       "\"h\"\nexpression = \"every 2 sec0nds\"\n"));
+  CHECK(contains(text, "static_schedules[0].expression"));
+  CHECK(contains(text, "Invalid token"));
+  text = error_of(with("[[static_schedules]]\nhandler = \"h\"\nexpression = "
+                       "\"every day\"\n"));
+  CHECK(contains(text, "static_schedules[0].name: required"));
+  text = error_of(
+    with("[[static_schedules]]\nname = \"a\"\nhandler = \"h\"\nexpression = "
+         "\"every day\"\n[[static_schedules]]\nname = \"a\"\nhandler = "
+         "\"h\"\nexpression = \"every day\"\n"));
+  CHECK(contains(text, "static_schedules[1].name: 'a' is used twice"));
+  text = error_of(with("[[static_schedules]]\nname = \"a\"\nhandler = "
+                       "\"h\"\nexpression = \"every day\"\ncatch_up = "
+                       "\"some\"\n"));
+  CHECK(contains(text, "test.toml:6:"));
+  CHECK(contains(text, "invalid catch-up policy 'some'"));
+  text = error_of(with("[[static_schedules]]\nname = \"a\"\nhandler = "
+                       "\"h\"\nexpression = \"every day\"\ndata = [\"=x\"]\n"));
+  CHECK(contains(text, "static_schedules[0].data"));
+  text = error_of(with("[[static_schedules]]\nname = \"a\"\nhandler = "
+                       "\"h\"\nexpression = \"every day\"\ncolour = 1\n"));
+  CHECK(contains(text, "static_schedules[0].colour: unknown key"));
+  text = error_of(with("static_schedule_ttl = \"0s\"\n"));
+  CHECK(contains(text, "static_schedule_ttl: must be between 1s and 24h"));
+}
+
+TEST(server stores are configured by connection string) {
+  auto cfg = test::unbox(
+    parse_toml(with("use_postgres = \"postgresql://jm:secret@db:5432/jobs\"\n"
+                    "table_prefix = \"eu_\"\n"),
+               "t.toml"));
+  CHECK(cfg.store.kind == store_kind::postgres);
+  CHECK_EQUAL(cfg.store.url, "postgresql://jm:secret@db:5432/jobs");
+  CHECK_EQUAL(cfg.store.table_prefix, "eu_");
+  // The password never reaches a log line.
+  CHECK_EQUAL(describe_store(cfg.store),
+              "postgres postgresql://jm:***@db:5432/jobs (tables eu_*)");
+  cfg.store.url = "host=db password=secret dbname=jobs";
+  CHECK_EQUAL(describe_store(cfg.store),
+              "postgres host=db password=*** dbname=jobs (tables eu_*)");
+  auto text
+    = error_of(with("use_sqlite = \"a.db\"\nuse_postgres = \"host=db\"\n"));
+  CHECK(contains(text, "use_sqlite and use_postgres exclude each other"));
+  text = error_of(with("use_postgres = \"\"\n"));
+  CHECK(contains(text, "use_postgres: the connection string is empty"));
+  text = error_of(with("table_prefix = \"jm-\"\n"));
+  CHECK(contains(text, "table_prefix: 1-20 characters"));
+}

@@ -338,11 +338,170 @@ TEST(list requests keep their time window) {
   CHECK_EQUAL(back.limit, f.limit);
 }
 
+TEST(list requests keep their schedule and metadata filters) {
+  job_filter f;
+  f.schedule_id = uuid::random();
+  f.metadata = {{"tenant", std::string{"acme"}}, {"n", int64_t{7}}};
+  auto back = get<job_filter>(round_trip(request{f}));
+  CHECK(back.schedule_id == f.schedule_id);
+  CHECK(back.metadata == f.metadata);
+  CHECK(!get<job_filter>(round_trip(request{job_filter{}})).schedule_id);
+}
+
+namespace {
+
+recurring_spec full_recurring_spec() {
+  recurring_spec x;
+  x.handler = "report";
+  x.expression_type = "interval";
+  x.expression = "00:00:05";
+  x.time_zone = "Europe/Lisbon";
+  x.data = {{"k", std::string{"v"}}, {"raw", bytes{0, 1, 2}}};
+  x.metadata = {{"m", true}};
+  x.priority = priority::critical;
+  x.lane = "";
+  x.timeout = 3s;
+  x.max_retries = 0;
+  x.start_after = from_micros(1'764'324'000'000'001);
+  x.end_before = from_micros(1'864'324'000'000'002);
+  x.catch_up = catch_up_policy::all;
+  x.catch_up_limit = 42;
+  x.overlap = overlap_policy::skip;
+  x.static_name = "nightly";
+  return x;
+}
+
+void check_same_spec(const recurring_spec& x, const recurring_spec& y) {
+  CHECK_EQUAL(x.handler, y.handler);
+  CHECK_EQUAL(x.expression_type, y.expression_type);
+  CHECK_EQUAL(x.expression, y.expression);
+  CHECK_EQUAL(x.time_zone, y.time_zone);
+  CHECK(x.data == y.data);
+  CHECK(x.metadata == y.metadata);
+  CHECK(x.priority == y.priority);
+  CHECK(x.lane == y.lane);
+  CHECK(x.timeout == y.timeout);
+  CHECK(x.max_retries == y.max_retries);
+  CHECK(x.start_after == y.start_after);
+  CHECK(x.end_before == y.end_before);
+  CHECK_EQUAL(str(x.catch_up), str(y.catch_up));
+  CHECK_EQUAL(x.catch_up_limit, y.catch_up_limit);
+  CHECK_EQUAL(str(x.overlap), str(y.overlap));
+  CHECK_EQUAL(x.static_name, y.static_name);
+}
+
+} // namespace
+
+TEST(recurring requests round trip with every field) {
+  auto x = full_recurring_spec();
+  check_same_spec(get<recurring_spec>(round_trip(request{x})), x);
+  // Unset optionals stay unset.
+  recurring_spec bare;
+  bare.handler = "h";
+  bare.expression = "every day";
+  auto back = get<recurring_spec>(round_trip(request{bare}));
+  check_same_spec(back, bare);
+  CHECK(!back.priority && !back.lane && !back.timeout && !back.max_retries);
+}
+
+TEST(schedule management requests round trip) {
+  auto id = uuid::random();
+  CHECK(
+    get<get_schedule_request>(round_trip(request{get_schedule_request{id}})).id
+    == id);
+  CHECK(get<cancel_schedule_request>(
+          round_trip(request{cancel_schedule_request{id}}))
+          .id
+        == id);
+  CHECK(get<run_schedule_now_request>(
+          round_trip(request{run_schedule_now_request{id}}))
+          .id
+        == id);
+  schedule_filter f;
+  f.statuses = {schedule_status::active, schedule_status::completed};
+  f.handler = "report";
+  f.limit = 9;
+  auto back = get<schedule_filter>(round_trip(request{f}));
+  REQUIRE_EQUAL(back.statuses.size(), 2u);
+  CHECK_EQUAL(str(back.statuses[1]), "completed");
+  CHECK_EQUAL(back.handler, "report");
+  CHECK_EQUAL(back.limit, 9u);
+}
+
+TEST(schedule replies round trip) {
+  recurring_schedule x;
+  x.id = uuid::random();
+  x.spec = full_recurring_spec();
+  x.status = schedule_status::inactive;
+  x.created_at = from_micros(1'764'324'000'000'003);
+  x.terminated_at = from_micros(1'764'324'000'000'004);
+  x.cursor = from_micros(1'764'324'000'000'005);
+  x.planned_until = from_micros(1'764'324'000'000'006);
+  x.ensured_at = from_micros(1'764'324'000'000'007);
+  x.version = 12;
+  auto check_schedule
+    = [](const recurring_schedule& a, const recurring_schedule& b) {
+        CHECK(a.id == b.id);
+        check_same_spec(a.spec, b.spec);
+        CHECK_EQUAL(str(a.status), str(b.status));
+        CHECK(a.created_at == b.created_at);
+        CHECK(a.terminated_at == b.terminated_at);
+        CHECK(a.cursor == b.cursor);
+        CHECK(a.planned_until == b.planned_until);
+        CHECK(a.ensured_at == b.ensured_at);
+        CHECK_EQUAL(a.version, b.version);
+      };
+  auto list = get<std::vector<recurring_schedule>>(
+    round_trip(reply{std::vector<recurring_schedule>{x, x}}));
+  REQUIRE_EQUAL(list.size(), 2u);
+  check_schedule(list[1], x);
+  schedule_detail d;
+  d.schedule = x;
+  d.jobs = {test::full_job()};
+  d.upcoming = {from_micros(1), from_micros(2'000'000)};
+  auto back = get<schedule_detail>(round_trip(reply{d}));
+  check_schedule(back.schedule, x);
+  REQUIRE_EQUAL(back.jobs.size(), 1u);
+  check_same(back.jobs[0], d.jobs[0]);
+  REQUIRE_EQUAL(back.upcoming.size(), 2u);
+  CHECK(back.upcoming[1] == d.upcoming[1]);
+  auto cancelled = get<cancelled_reply>(round_trip(reply{cancelled_reply{77}}));
+  CHECK_EQUAL(cancelled.jobs, 77u);
+}
+
+TEST(bad recurring requests are malformed) {
+  auto spec = [](auto f) {
+    return decode_request(craft<wire::Request>([&](wire::Request::Builder r) {
+      auto s = r.initRecurring();
+      s.setHandler("h");
+      s.setCatchUp(2);
+      s.setOverlap(1);
+      f(s);
+    }));
+  };
+  CHECK(spec([](auto) {}));
+  CHECK(is_malformed(spec([](auto s) { s.setHandler(""); })));
+  CHECK(is_malformed(spec([](auto s) { s.setCatchUp(0); })));
+  CHECK(is_malformed(spec([](auto s) { s.setCatchUp(4); })));
+  CHECK(is_malformed(spec([](auto s) { s.setOverlap(3); })));
+  CHECK(is_malformed(spec([](auto s) { s.setPriority(6); })));
+  auto statuses
+    = decode_request(craft<wire::Request>([](wire::Request::Builder r) {
+        r.initListSchedules().initStatuses(1).set(0, 1);
+      }));
+  CHECK(is_malformed(statuses));
+  auto short_id
+    = decode_request(craft<wire::Request>([](wire::Request::Builder r) {
+        r.setCancelSchedule(kj::ArrayPtr<const kj::byte>{});
+      }));
+  CHECK(is_malformed(short_id));
+}
+
 // -- replies ------------------------------------------------------------------
 
 TEST(error replies round trip for every code) {
   // 0 is `none`: not an error, so no error reply carries it.
-  for (uint8_t i = 1; i <= static_cast<uint8_t>(ec::refused); ++i) {
+  for (uint8_t i = 1; i <= static_cast<uint8_t>(ec::unknown_schedule); ++i) {
     auto code = static_cast<ec>(i);
     auto text = "error " + std::string{to_string(code)};
     auto back = get<error_reply>(round_trip(reply{error_reply{code, text}}));

@@ -15,10 +15,6 @@ using namespace std::chrono_literals;
 
 inline const timestamp t0 = from_micros(1'700'000'000'000'000);
 
-inline std::string str(schedule_status x) {
-  return std::string{to_string(x)};
-}
-
 inline job make_job(std::string handler, timestamp at,
                     job_status status = job_status::held_on_master) {
   job x;

@@ -4,23 +4,19 @@
 // after tests/support/test.hpp.
 
 #include "messages/job.hpp"
+#include "messages/schedule.hpp"
 
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 namespace jm::test {
 
-inline std::string str(job_status x) {
-  return std::string{to_string(x)};
-}
-
-inline std::string str(priority x) {
-  return std::string{to_string(x)};
-}
-
-inline std::string str(attempt_outcome x) {
+/// An enum's name as a string, for CHECK_EQUAL messages.
+template <class Enum>
+requires std::is_enum_v<Enum> std::string str(Enum x) {
   return std::string{to_string(x)};
 }
 
@@ -70,6 +66,7 @@ inline job full_job() {
                 {"trace", uuid::random()},
                 {"raw", bytes{1, 2, 3}}};
   x.recurring_schedule_id = uuid::random();
+  x.skip_if_running = true;
   x.bucket_id = "node-1.worker-1.p4";
   x.worker_id = "node-1.worker-1";
   x.process_deadline = from_micros(1'764'324'120'000'000);
@@ -95,6 +92,7 @@ inline void check_same(const job& x, const job& y) {
   CAF_CHECK(x.data == y.data);
   CAF_CHECK(x.metadata == y.metadata);
   CAF_CHECK(x.recurring_schedule_id == y.recurring_schedule_id);
+  CAF_CHECK_EQUAL(x.skip_if_running, y.skip_if_running);
   CAF_CHECK_EQUAL(x.bucket_id, y.bucket_id);
   CAF_CHECK_EQUAL(x.worker_id, y.worker_id);
   CAF_CHECK(x.process_deadline == y.process_deadline);
