@@ -50,6 +50,12 @@ cluster_builder& cluster_builder::use_postgres(std::string conninfo) {
   return *this;
 }
 
+cluster_builder& cluster_builder::use_mysql(std::string url) {
+  cfg_.store.kind = store_kind::mysql;
+  cfg_.store.url = std::move(url);
+  return *this;
+}
+
 cluster_builder& cluster_builder::table_prefix(std::string prefix) {
   cfg_.store.table_prefix = std::move(prefix);
   return *this;

@@ -25,6 +25,8 @@ public:
   cluster_builder& sqlite_full_sync(bool on);
   /// PostgreSQL through libpq: keyword or URI connection string.
   cluster_builder& use_postgres(std::string conninfo);
+  /// MySQL/MariaDB: `mysql://user:pass@host:port/db` or key=value form.
+  cluster_builder& use_mysql(std::string url);
   cluster_builder& table_prefix(std::string prefix);
   cluster_builder& time_zone(std::string zone);
   cluster_builder& retention(duration d);

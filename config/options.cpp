@@ -40,6 +40,8 @@ caf::error validate(const cluster_config& cfg) {
     return bad("use_sqlite", "the database path is empty");
   if (cfg.store.kind == store_kind::postgres && cfg.store.url.empty())
     return bad("use_postgres", "the connection string is empty");
+  if (cfg.store.kind == store_kind::mysql && cfg.store.url.empty())
+    return bad("use_mysql", "the connection string is empty");
   auto& prefix = cfg.store.table_prefix;
   if (prefix.empty() || prefix.size() > 20
       || !std::all_of(prefix.begin(), prefix.end(), [](char c) {
@@ -174,6 +176,8 @@ std::string_view to_string(store_kind x) {
     return "sqlite";
   case store_kind::postgres:
     return "postgres";
+  case store_kind::mysql:
+    return "mysql";
   }
   return "invalid";
 }

@@ -38,7 +38,7 @@ enum class worker_mode : uint8_t {
   coordinator = 4,
 };
 
-enum class store_kind : uint8_t { sqlite = 1, postgres = 2 };
+enum class store_kind : uint8_t { sqlite = 1, postgres = 2, mysql = 3 };
 
 std::string_view to_string(store_kind x);
 
@@ -48,7 +48,8 @@ struct store_config {
   std::string path = "jobmaster.db";
   /// PostgreSQL: a libpq connection string, keyword form
   /// (`host=db port=5432 dbname=jobs user=jm`) or URI form
-  /// (`postgresql://jm:secret@db:5432/jobs`).
+  /// (`postgresql://jm:secret@db:5432/jobs`). MySQL/MariaDB:
+  /// `mysql://user:pass@host:port/db` or `host=... user=... database=...`.
   std::string url;
   /// Server stores: every table's name starts with this (letters, digits,
   /// underscore; at most 20 characters), so that several clusters can share

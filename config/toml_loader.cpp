@@ -304,15 +304,23 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
   r.string("cluster_id", cfg.cluster_id);
   r.boolean("standalone", cfg.standalone);
   r.enumeration("cluster_mode", cfg.mode, parse_cluster_mode);
-  // One store: use_sqlite (the default) or use_postgres.
-  if (root.contains("use_sqlite") && root.contains("use_postgres"))
-    r.fail("use_postgres", *root.get("use_postgres"),
-           "use_sqlite and use_postgres exclude each other");
+  // One store: use_sqlite (the default), use_postgres or use_mysql.
+  std::vector<std::string_view> stores;
+  for (auto key : {"use_sqlite", "use_postgres", "use_mysql"})
+    if (root.contains(key))
+      stores.push_back(key);
+  if (stores.size() > 1)
+    r.fail(stores[1], *root.get(stores[1]),
+           "use_sqlite, use_postgres and use_mysql exclude each other");
   r.string("use_sqlite", cfg.store.path);
   r.boolean("sqlite_full_sync", cfg.store.full_sync);
   if (root.contains("use_postgres")) {
     cfg.store.kind = store_kind::postgres;
     r.string("use_postgres", cfg.store.url);
+  }
+  if (root.contains("use_mysql")) {
+    cfg.store.kind = store_kind::mysql;
+    r.string("use_mysql", cfg.store.url);
   }
   r.string("table_prefix", cfg.store.table_prefix);
   r.dur("transient_threshold", cfg.transient_threshold);

@@ -1,6 +1,6 @@
 // A C++ service that embeds a JobMaster node: configure a standalone
 // cluster, register a handler with an injected service, start the runtime,
-// schedule jobs and wait for them.
+// schedule jobs and wait for them, then run a recurring schedule.
 //
 // Usage: hello_cluster [database-file]
 
@@ -99,13 +99,39 @@ int main(int argc, char** argv) {
       if (d && d->job.status == jm::job_status::succeeded)
         ++done;
     }
-    if (done == 3) {
-      std::printf("all 3 jobs succeeded; %d mails sent\n", mail->sent.load());
+    if (done == 3)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  if (mail->sent.load() != 3) {
+    std::fprintf(stderr, "jobs did not finish in time\n");
+    return 1;
+  }
+  std::printf("all 3 jobs succeeded; %d mails sent\n", mail->sent.load());
+  // A recurring schedule from the builder: every second, until cancelled.
+  auto every_second = scheduler.recurring<welcome_handler>(
+    jm::cron::every(1).seconds(), {{"user", std::string{"cron"}}});
+  if (!every_second) {
+    std::fprintf(stderr, "recurring: %s\n",
+                 jm::describe(every_second.error()).c_str());
+    return 1;
+  }
+  jm::job_filter of_schedule;
+  of_schedule.schedule_id = *every_second;
+  of_schedule.statuses = {jm::job_status::succeeded};
+  for (int i = 0; i < 200; ++i) {
+    auto xs = scheduler.list(of_schedule);
+    if (xs && xs->size() >= 2) {
+      auto cancelled = scheduler.cancel_recurring(*every_second);
+      std::printf("the schedule ran %zu times; cancelled with %llu unstarted "
+                  "jobs\n",
+                  xs->size(),
+                  static_cast<unsigned long long>(cancelled ? *cancelled : 0));
       rt.stop();
-      return mail->sent.load() == 3 ? 0 : 1;
+      return cancelled ? 0 : 1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
   }
-  std::fprintf(stderr, "jobs did not finish in time\n");
+  std::fprintf(stderr, "the recurring schedule did not run in time\n");
   return 1;
 }

@@ -10,13 +10,22 @@ struct bench_args {
   uint32_t latency_samples = 200;
   uint32_t parallelism = 2;
   uint32_t batch_size = 1000;
-  /// Empty: a fresh temporary directory.
+  /// `sqlite` or `postgres`.
+  std::string store = "sqlite";
+  /// PostgreSQL: a libpq connection string to a throwaway database. The
+  /// bench creates tables prefixed `jmbench_` and drops them at the end.
+  std::string url;
+  /// The open-loop latency run: jobs per second and for how long (0 skips
+  /// it).
+  uint32_t latency_rate = 200;
+  uint32_t latency_seconds = 20;
+  /// SQLite, empty: a fresh temporary directory.
   std::string dir;
-  /// Both runs with synchronous=FULL (fsync per commit).
+  /// SQLite: every run with synchronous=FULL (fsync per commit).
   bool full_sync = false;
 };
 
-/// `jobmaster bench`: prints a raw store baseline, end-to-end throughput and
+/// `jobmaster bench`: prints raw store baselines, end-to-end throughput and
 /// schedule-to-start latency, all measured in this run. Returns the exit
 /// code.
 int run_bench(const bench_args& args);

@@ -474,8 +474,8 @@ int main(int argc, char** argv) {
 
   bench_args bargs;
   auto bench = app.add_subcommand(
-    "bench", "measure end-to-end throughput and latency on a fresh SQLite "
-             "cluster, next to a raw store baseline");
+    "bench", "measure end-to-end throughput and latency on a fresh cluster "
+             "(SQLite or PostgreSQL), next to raw store baselines");
   bench->add_option("--jobs", bargs.jobs, "no-op jobs to run (default 20000)")
     ->check(CLI::Range(1, 10'000'000));
   bench
@@ -488,7 +488,21 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1, 256));
   bench->add_option("--batch-size", bargs.batch_size, "bucket batch size")
     ->check(CLI::Range(1, 10000));
-  bench->add_option("--dir", bargs.dir, "where to put the database files");
+  bench->add_option("--store", bargs.store, "sqlite (default) or postgres")
+    ->check(CLI::IsMember({"sqlite", "postgres"}));
+  bench->add_option("--url", bargs.url,
+                    "PostgreSQL: libpq connection string of a throwaway "
+                    "database (tables jmbench_*, dropped at the end)");
+  bench
+    ->add_option("--latency-rate", bargs.latency_rate,
+                 "open-loop latency run: jobs per second (default 200)")
+    ->check(CLI::Range(0, 100'000));
+  bench
+    ->add_option("--latency-seconds", bargs.latency_seconds,
+                 "open-loop latency run: seconds (default 20; 0 skips it)")
+    ->check(CLI::Range(0, 3600));
+  bench->add_option("--dir", bargs.dir,
+                    "SQLite: where to put the database files");
   bench->add_flag("--full-sync", bargs.full_sync,
                   "fsync every commit (sqlite_full_sync) in every run");
 

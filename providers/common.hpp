@@ -83,8 +83,8 @@ status_clause(std::string_view backend, const std::vector<Status>& xs,
   for (auto x : xs) {
     auto n = static_cast<int64_t>(x);
     if (!valid(n))
-      return invalid(backend, std::string{op} + ": invalid status "
-                                + std::to_string(n));
+      return invalid(backend,
+                     std::string{op} + ": invalid status " + std::to_string(n));
     ns.insert(n);
   }
   std::string out;
@@ -195,8 +195,7 @@ inline attempt skipped_note(const schedule_id& schedule) {
 }
 
 /// The attempt of a processing job whose worker went away.
-inline attempt lost_note(std::string worker_id, timestamp at,
-                         std::string why) {
+inline attempt lost_note(std::string worker_id, timestamp at, std::string why) {
   attempt a;
   a.worker_id = std::move(worker_id);
   a.started_at = a.ended_at = at;
@@ -204,7 +203,6 @@ inline attempt lost_note(std::string worker_id, timestamp at,
   a.error = std::move(why);
   return a;
 }
-
 
 // -- reading rows -------------------------------------------------------------
 //

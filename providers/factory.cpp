@@ -1,6 +1,7 @@
 #include "providers/factory.hpp"
 
 #include "messages/error.hpp"
+#include "providers/mysql/mysql_store.hpp"
 #include "providers/postgres/postgres_store.hpp"
 #include "providers/sqlite/sqlite_store.hpp"
 
@@ -32,6 +33,12 @@ caf::expected<store_connection> open_store(const store_config& cfg) {
   }
   case store_kind::postgres: {
     auto db = postgres::postgres_store::open(cfg.url, cfg.table_prefix);
+    if (!db)
+      return fail(db.error());
+    return share(std::move(*db));
+  }
+  case store_kind::mysql: {
+    auto db = mysql::mysql_store::open(cfg.url, cfg.table_prefix);
     if (!db)
       return fail(db.error());
     return share(std::move(*db));

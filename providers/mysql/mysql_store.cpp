@@ -121,8 +121,8 @@ const std::vector<std::vector<const char*>> migrations = {
     " UNIQUE KEY {p}jobs_occurrence"
     " (recurring_schedule_id, original_scheduled_at),"
     // The overlap guard: is a run of this schedule queued or processing?
-    " KEY {p}jobs_schedule_running (recurring_schedule_id, status))"
-    JM_TABLE_OPTIONS,
+    " KEY {p}jobs_schedule_running (recurring_schedule_id, "
+    "status))" JM_TABLE_OPTIONS,
     "CREATE TABLE IF NOT EXISTS {p}attempts ("
     " job_id BINARY(16) NOT NULL,"
     " number INT NOT NULL,"
@@ -333,8 +333,7 @@ std::string job_values(const job& x, int64_t version) {
 }
 
 /// The `col = value` list of all schedule columns but the id.
-std::string schedule_assignments(const recurring_schedule& x,
-                                 int64_t version) {
+std::string schedule_assignments(const recurring_schedule& x, int64_t version) {
   auto& spec = x.spec;
   auto i64 = [](int64_t v) { return lit::i64(v); };
   std::string out;
@@ -355,8 +354,9 @@ std::string schedule_assignments(const recurring_schedule& x,
         return lit::i64(static_cast<int64_t>(v));
       }));
   set("lane", lit::optional(spec.lane, lit::text));
-  set("timeout_us",
-      lit::optional(spec.timeout, [](duration v) { return lit::i64(v.count()); }));
+  set("timeout_us", lit::optional(spec.timeout, [](duration v) {
+        return lit::i64(v.count());
+      }));
   set("max_retries", lit::optional(spec.max_retries, i64));
   set("start_after", lit::optional(spec.start_after, lit::ts));
   set("end_before", lit::optional(spec.end_before, lit::ts));
@@ -560,11 +560,11 @@ caf::error set_option(connection_options& o, std::string_view key,
                       std::string value, std::set<std::string>& seen) {
   if (!seen.insert(std::string{key}).second)
     return bad_config("'" + std::string{key} + "' given twice");
-  auto number = [&](unsigned long max, const char* what)
-    -> caf::expected<unsigned long> {
+  auto number
+    = [&](unsigned long max, const char* what) -> caf::expected<unsigned long> {
     unsigned long n = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(),
-                                     n);
+    auto [end, ec]
+      = std::from_chars(value.data(), value.data() + value.size(), n);
     if (value.empty() || ec != std::errc{} || end != value.data() + value.size()
         || n == 0 || n > max)
       return bad_config("bad " + std::string{what} + " '" + value + "'");
@@ -646,7 +646,8 @@ caf::expected<connection_options> parse_url(std::string_view s) {
     auto rest = authority.substr(close + 1);
     if (!rest.empty()) {
       if (rest[0] != ':')
-        return bad_config("unexpected '" + std::string{rest} + "' after the host");
+        return bad_config("unexpected '" + std::string{rest}
+                          + "' after the host");
       port = rest.substr(1);
     }
   } else if (auto colon = authority.rfind(':');
@@ -816,9 +817,8 @@ struct mysql_store::impl {
       my_bool reconnect = 0;
       mysql_options(conn, MYSQL_OPT_RECONNECT, &reconnect);
       mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-      auto opt = [](const std::string& x) {
-        return x.empty() ? nullptr : x.c_str();
-      };
+      auto opt
+        = [](const std::string& x) { return x.empty() ? nullptr : x.c_str(); };
       if (mysql_real_connect(conn, options.host.c_str(), opt(options.user),
                              opt(options.password), options.database.c_str(),
                              options.port, opt(options.socket), 0)
@@ -924,7 +924,7 @@ public:
     d_.in_transaction = false;
     // A broken connection rolled back on the server already.
     if (d_.connected()) {
-      (void) d_.exec("ROLLBACK", "rollback");
+      (void)d_.exec("ROLLBACK", "rollback");
       release_locks();
     }
   }
@@ -1003,6 +1003,30 @@ caf::error read_jobs(impl& d, const std::string& sql, std::string_view op,
   return err;
 }
 
+/// The ids in column `col` of the rows `sql` returns.
+caf::expected<std::vector<uuid>> query_ids(impl& d, const std::string& sql,
+                                           std::string_view op, int col = 0) {
+  auto r = d.query(sql, op);
+  if (!r)
+    return r.error();
+  return read_all<uuid>(*r, [col](const row& x) -> caf::expected<uuid> {
+    uuid id;
+    if (!x.id(col, id))
+      return sc::malformed(backend, "a row has an invalid id");
+    return id;
+  });
+}
+
+/// Runs `head` (with `{p}`) followed by the list of `ids`; nothing to do
+/// for no ids. Returns the number of rows changed.
+template <class Ids>
+caf::expected<uint64_t> exec_for_ids(impl& d, std::string_view head,
+                                     const Ids& ids, std::string_view op) {
+  if (ids.empty())
+    return uint64_t{0};
+  return d.exec(expand(head, d.prefix) + lit::id_list(ids), op);
+}
+
 /// Appends attempts to their jobs' histories, numbered max + 1, in order.
 /// The caller's transaction holds the jobs' row locks, which keeps the
 /// numbers unique.
@@ -1059,12 +1083,11 @@ caf::error quarantine(impl& d, std::string_view op,
     ids.push_back(x.id);
     notes.emplace_back(x.id, sc::quarantine_note(x.why));
   }
-  auto n = d.exec(expand("UPDATE {p}jobs SET status = 7, bucket_id = '', "
-                         "worker_id = '', process_deadline = NULL, "
-                         "version = version + 1 WHERE id IN ",
-                         d.prefix)
-                    + lit::id_list(ids),
-                  op);
+  auto n = exec_for_ids(d,
+                        "UPDATE {p}jobs SET status = 7, bucket_id = '', "
+                        "worker_id = '', process_deadline = NULL, "
+                        "version = version + 1 WHERE id IN ",
+                        ids, op);
   if (!n)
     return n.error();
   return insert_attempts(d, op, notes);
@@ -1158,10 +1181,10 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
     return err;
   // Lock the rows and decide the fences here: a job written twice in one
   // call is fenced the second time by the version the first write gave it.
-  auto r = d.query(expand("SELECT id, version FROM {p}jobs WHERE id IN ",
-                          d.prefix)
-                     + lit::id_list(ids) + " ORDER BY id FOR UPDATE",
-                   op);
+  auto r
+    = d.query(expand("SELECT id, version FROM {p}jobs WHERE id IN ", d.prefix)
+                + lit::id_list(ids) + " ORDER BY id FOR UPDATE",
+              op);
   if (!r)
     return r.error();
   std::map<job_id, int64_t> stored;
@@ -1197,9 +1220,9 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
       + lit::i64(static_cast<int64_t>(x.priority)) + ", "
       + lit::i64(static_cast<int64_t>(x.source)) + ", " + lit::text(x.lane)
       + ", " + lit::ts(x.original_scheduled_at) + ", " + lit::ts(x.scheduled_at)
-      + ", " + lit::ts(x.created_at) + ", " + lit::i64(x.timeout.count())
-      + ", " + lit::i64(x.max_retries) + ", " + lit::i64(x.failure_count)
-      + ", " + lit::map(x.data) + ", " + lit::map(x.metadata) + ", "
+      + ", " + lit::ts(x.created_at) + ", " + lit::i64(x.timeout.count()) + ", "
+      + lit::i64(x.max_retries) + ", " + lit::i64(x.failure_count) + ", "
+      + lit::map(x.data) + ", " + lit::map(x.metadata) + ", "
       + lit::optional(x.recurring_schedule_id, lit::id) + ", "
       + lit::text(x.bucket_id) + ", " + lit::text(x.worker_id) + ", "
       + lit::optional(x.process_deadline, lit::ts) + ", "
@@ -1266,6 +1289,44 @@ caf::expected<uint64_t> insert_new_jobs(impl& d, const std::vector<job>& jobs,
   return added;
 }
 
+// Locks up to `limit` due jobs of a bucket, the overlap-guarded ones or the
+// others, earliest first, skipping rows other connections hold; appends
+// those that decode to `out` and sets aside the others. Two steps, because
+// a locking range scan in InnoDB also locks the first row past its range
+// until the commit, even under READ COMMITTED: that row is often the
+// earliest job of the next bucket, which its own claimer would then skip.
+// So: the ids without locks, then the rows by primary key, which locks
+// exactly them. A row that changed meanwhile is re-checked by the locking
+// read; one another claimer of the same bucket took is skipped, and the
+// caller gets fewer jobs this time.
+caf::error lock_due(impl& d, std::string_view op, std::string_view bucket_id,
+                    timestamp due_by, uint32_t limit, bool guarded,
+                    std::vector<job>& out) {
+  auto where
+    = " AND status = 3 AND scheduled_at <= " + lit::ts(due_by)
+      + (guarded ? " AND skip_if_running" : " AND NOT skip_if_running");
+  auto ids
+    = query_ids(d,
+                expand("SELECT id FROM {p}jobs FORCE INDEX "
+                       "({p}jobs_bucket) WHERE bucket_id = ",
+                       d.prefix)
+                  + lit::text(bucket_id) + where
+                  + " ORDER BY scheduled_at, id LIMIT " + std::to_string(limit),
+                op);
+  if (!ids)
+    return ids.error();
+  if (ids->empty())
+    return {};
+  return read_jobs_tolerant(
+    d,
+    expand("SELECT " JM_JOB_COLUMNS " FROM {p}jobs FORCE INDEX (PRIMARY) "
+           "WHERE id IN ",
+           d.prefix)
+      + lit::id_list(*ids) + " AND bucket_id = " + lit::text(bucket_id) + where
+      + " ORDER BY scheduled_at, id FOR UPDATE SKIP LOCKED",
+    op, out);
+}
+
 /// The name of the user lock that serialises the overlap guard of one
 /// schedule (at most 20 + 3 + 32 characters; the limit is 64).
 std::string overlap_lock(const std::string& prefix, const schedule_id& id) {
@@ -1287,7 +1348,8 @@ caf::error claim_rows(impl& d, std::string_view op, std::vector<job>& xs,
     return n.error();
   for (auto& x : xs) {
     x.status = job_status::queued;
-    x.process_deadline = from_micros(sc::claim_deadline(base, x.timeout.count()));
+    x.process_deadline
+      = from_micros(sc::claim_deadline(base, x.timeout.count()));
     x.version += 1;
   }
   return {};
@@ -1297,22 +1359,12 @@ caf::error claim_rows(impl& d, std::string_view op, std::vector<job>& xs,
 // `skip_if_running` is claimed (appended to `claimed`, deadline from `base`)
 // unless a job of its schedule is queued or processing, or was claimed just
 // before in this call; then it is cancelled with a `skipped` attempt.
-caf::error claim_exclusive(impl& d, transaction& tx,
-                           std::string_view bucket_id, timestamp due_by,
-                           int64_t base, uint32_t limit,
+caf::error claim_exclusive(impl& d, transaction& tx, std::string_view bucket_id,
+                           timestamp due_by, int64_t base, uint32_t limit,
                            std::vector<job>& claimed) {
   constexpr std::string_view op = "claim_bucket_jobs";
   std::vector<job> candidates;
-  if (auto err = read_jobs_tolerant(
-        d,
-        expand("SELECT " JM_JOB_COLUMNS " FROM {p}jobs FORCE INDEX "
-                   "({p}jobs_bucket) WHERE bucket_id = ",
-               d.prefix)
-          + lit::text(bucket_id) + " AND status = 3 AND scheduled_at <= "
-          + lit::ts(due_by)
-          + " AND skip_if_running ORDER BY scheduled_at, id LIMIT "
-          + std::to_string(limit) + " FOR UPDATE SKIP LOCKED",
-        op, candidates))
+  if (auto err = lock_due(d, op, bucket_id, due_by, limit, true, candidates))
     return err;
   if (candidates.empty())
     return {};
@@ -1355,18 +1407,15 @@ caf::error claim_exclusive(impl& d, transaction& tx,
     }
     runs.push_back(std::move(x));
   }
-  if (!skipped.empty()) {
-    auto n = d.exec(expand("UPDATE {p}jobs SET status = 8, bucket_id = '', "
-                           "worker_id = '', process_deadline = NULL, "
-                           "version = version + 1 WHERE id IN ",
-                           d.prefix)
-                      + lit::id_list(skipped),
-                    op);
-    if (!n)
-      return n.error();
-    if (auto err = insert_attempts(d, op, notes))
-      return err;
-  }
+  if (auto n = exec_for_ids(d,
+                            "UPDATE {p}jobs SET status = 8, bucket_id = '', "
+                            "worker_id = '', process_deadline = NULL, "
+                            "version = version + 1 WHERE id IN ",
+                            skipped, op);
+      !n)
+    return n.error();
+  if (auto err = insert_attempts(d, op, notes))
+    return err;
   if (auto err = claim_rows(d, op, runs, base))
     return err;
   claimed.insert(claimed.end(), std::make_move_iterator(runs.begin()),
@@ -1429,9 +1478,8 @@ caf::error mysql_store::migrate() {
           return has_table.error();
         if (first_int(*has_table).value_or(0) == 0)
           return int64_t{0};
-        auto r
-          = d.query_p("SELECT COALESCE(MAX(version), 0) FROM {p}schema_version",
-                      op);
+        auto r = d.query_p(
+          "SELECT COALESCE(MAX(version), 0) FROM {p}schema_version", op);
         if (!r)
           return r.error();
         return first_int(*r).value_or(0);
@@ -1464,11 +1512,11 @@ caf::error mysql_store::migrate() {
         if (!current)
           return current.error();
         if (*current > latest_schema_version)
-          return make_error(
-            ec::store_failure,
-            "mysql: migrate: the database has schema version "
-              + std::to_string(*current) + ", newer than the supported "
-              + std::to_string(latest_schema_version));
+          return make_error(ec::store_failure,
+                            "mysql: migrate: the database has schema version "
+                              + std::to_string(*current)
+                              + ", newer than the supported "
+                              + std::to_string(latest_schema_version));
         for (auto v = *current + 1; v <= latest_schema_version; ++v) {
           auto step = "migrate: version " + std::to_string(v);
           for (auto* s : migrations[v - 1])
@@ -1665,8 +1713,8 @@ caf::expected<std::map<job_status, uint64_t>> mysql_store::count_by_status() {
     *impl_, "count_by_status",
     [&](impl& d,
         std::string_view op) -> caf::expected<std::map<job_status, uint64_t>> {
-      auto r = d.query_p("SELECT status, COUNT(*) FROM {p}jobs GROUP BY status",
-                         op);
+      auto r
+        = d.query_p("SELECT status, COUNT(*) FROM {p}jobs GROUP BY status", op);
       if (!r)
         return r.error();
       std::map<job_status, uint64_t> result;
@@ -1692,30 +1740,30 @@ caf::expected<std::map<job_status, uint64_t>> mysql_store::count_by_status() {
 // -- membership ---------------------------------------------------------------
 
 caf::error mysql_store::upsert_node(const node_record& x) {
-  return call(*impl_, "upsert_node",
-              [&](impl& d, std::string_view op) -> caf::error {
-                auto set = "host = " + lit::text(x.host)
-                           + ", port = " + lit::i64(x.port)
-                           + ", pid = " + lit::i64(x.pid) + ", started_at = "
-                           + lit::ts(x.started_at) + ", lease_expires_at = "
-                           + lit::ts(x.lease_expires_at);
-                auto n = d.exec(expand("INSERT INTO {p}nodes SET node_id = ",
-                                       d.prefix)
-                                  + lit::text(x.node_id) + ", " + set
-                                  + " ON DUPLICATE KEY UPDATE " + set,
-                                op);
-                return n ? caf::error{} : n.error();
-              });
+  return call(
+    *impl_, "upsert_node", [&](impl& d, std::string_view op) -> caf::error {
+      auto set = "host = " + lit::text(x.host) + ", port = " + lit::i64(x.port)
+                 + ", pid = " + lit::i64(x.pid)
+                 + ", started_at = " + lit::ts(x.started_at)
+                 + ", lease_expires_at = " + lit::ts(x.lease_expires_at);
+      auto n = d.exec(expand("INSERT INTO {p}nodes SET node_id = ", d.prefix)
+                        + lit::text(x.node_id) + ", " + set
+                        + " ON DUPLICATE KEY UPDATE " + set,
+                      op);
+      return n ? caf::error{} : n.error();
+    });
 }
 
 caf::expected<bool> mysql_store::renew_node(std::string_view node_id,
                                             timestamp lease_expires_at) {
   return call(
-    *impl_, "renew_node", [&](impl& d, std::string_view op) -> caf::expected<bool> {
+    *impl_, "renew_node",
+    [&](impl& d, std::string_view op) -> caf::expected<bool> {
       auto where = " WHERE node_id = " + lit::text(node_id);
-      auto n = d.exec(expand("UPDATE {p}nodes SET lease_expires_at = ", d.prefix)
-                        + lit::ts(lease_expires_at) + where,
-                      op);
+      auto n
+        = d.exec(expand("UPDATE {p}nodes SET lease_expires_at = ", d.prefix)
+                   + lit::ts(lease_expires_at) + where,
+                 op);
       if (!n)
         return n.error();
       if (*n > 0)
@@ -1800,11 +1848,11 @@ caf::error mysql_store::upsert_buckets(const std::vector<bucket_record>& xs) {
                    + ", node_id = " + lit::text(x.node_id) + ", priority = "
                    + lit::i64(static_cast<int64_t>(x.priority))
                    + ", lane = " + lit::text(x.lane);
-        auto n = d.exec(expand("INSERT INTO {p}buckets SET bucket_id = ",
-                               d.prefix)
-                          + lit::text(x.bucket_id) + ", " + set
-                          + " ON DUPLICATE KEY UPDATE " + set,
-                        op);
+        auto n
+          = d.exec(expand("INSERT INTO {p}buckets SET bucket_id = ", d.prefix)
+                     + lit::text(x.bucket_id) + ", " + set
+                     + " ON DUPLICATE KEY UPDATE " + set,
+                   op);
         if (!n)
           return n.error();
       }
@@ -1835,8 +1883,8 @@ mysql_store::live_buckets(timestamp now) {
           x.node_id = rw.text(2);
           int64_t n = 0;
           if (!rw.i64(3, n) || !sc::valid_priority(n))
-            return sc::malformed(backend,
-                                 "bucket " + x.bucket_id + ": invalid priority");
+            return sc::malformed(backend, "bucket " + x.bucket_id
+                                            + ": invalid priority");
           x.priority = static_cast<jm::priority>(n);
           x.lane = rw.text(4);
           return x;
@@ -1851,7 +1899,8 @@ caf::expected<std::vector<job>> mysql_store::rescue_dead_nodes(timestamp now) {
       std::vector<job> result;
       // A node is dead once it is no longer alive (its lease is not in the
       // future).
-      auto node_ids = [&](const char* lock) -> caf::expected<std::vector<std::string>> {
+      auto node_ids
+        = [&](const char* lock) -> caf::expected<std::vector<std::string>> {
         auto r = d.query(
           expand("SELECT node_id FROM {p}nodes WHERE lease_expires_at <= ",
                  d.prefix)
@@ -1860,9 +1909,8 @@ caf::expected<std::vector<job>> mysql_store::rescue_dead_nodes(timestamp now) {
         if (!r)
           return r.error();
         return read_all<std::string>(
-          *r, [](const row& x) -> caf::expected<std::string> {
-            return x.text(0);
-          });
+          *r,
+          [](const row& x) -> caf::expected<std::string> { return x.text(0); });
       };
       // Fast path without a transaction: usually nobody died.
       auto ids = node_ids("");
@@ -1969,22 +2017,21 @@ mysql_store::upsert_static_schedule(const recurring_schedule& x) {
 
 caf::expected<std::optional<recurring_schedule>>
 mysql_store::get_schedule(const schedule_id& id) {
-  return call(*impl_, "get_schedule",
-              [&](impl& d, std::string_view op)
-                -> caf::expected<std::optional<recurring_schedule>> {
-                auto xs = read_schedules(
-                  d.query(expand("SELECT " JM_SCHEDULE_COLUMNS
-                                 " FROM {p}schedules WHERE id = ",
-                                 d.prefix)
-                            + lit::id(id),
-                          op));
-                if (!xs)
-                  return xs.error();
-                if (xs->empty())
-                  return std::optional<recurring_schedule>{};
-                return std::optional<recurring_schedule>{
-                  std::move(xs->front())};
-              });
+  return call(
+    *impl_, "get_schedule",
+    [&](impl& d, std::string_view op)
+      -> caf::expected<std::optional<recurring_schedule>> {
+      auto xs = read_schedules(d.query(expand("SELECT " JM_SCHEDULE_COLUMNS
+                                              " FROM {p}schedules WHERE id = ",
+                                              d.prefix)
+                                         + lit::id(id),
+                                       op));
+      if (!xs)
+        return xs.error();
+      if (xs->empty())
+        return std::optional<recurring_schedule>{};
+      return std::optional<recurring_schedule>{std::move(xs->front())};
+    });
 }
 
 caf::expected<std::vector<recurring_schedule>>
@@ -1993,14 +2040,14 @@ mysql_store::list_schedules(const schedule_filter& f) {
     *impl_, "list_schedules",
     [&](impl& d,
         std::string_view op) -> caf::expected<std::vector<recurring_schedule>> {
-      auto statuses = sc::status_clause(backend, f.statuses,
-                                        sc::valid_schedule_status, op);
+      auto statuses
+        = sc::status_clause(backend, f.statuses, sc::valid_schedule_status, op);
       if (!statuses)
         return statuses.error();
-      std::string sql = expand("SELECT " JM_SCHEDULE_COLUMNS
-                               " FROM {p}schedules WHERE TRUE",
-                               d.prefix)
-                        + *statuses;
+      std::string sql
+        = expand("SELECT " JM_SCHEDULE_COLUMNS " FROM {p}schedules WHERE TRUE",
+                 d.prefix)
+          + *statuses;
       if (!f.handler.empty())
         sql += " AND handler = " + lit::text(f.handler);
       sql += " ORDER BY created_at DESC, id";
@@ -2012,70 +2059,70 @@ mysql_store::list_schedules(const schedule_filter& f) {
 
 caf::expected<std::vector<recurring_schedule>>
 mysql_store::schedules_to_plan(timestamp horizon, uint32_t limit) {
-  return call(*impl_, "schedules_to_plan",
-              [&](impl& d, std::string_view op)
-                -> caf::expected<std::vector<recurring_schedule>> {
-                return read_schedules(d.query(
-                  expand("SELECT " JM_SCHEDULE_COLUMNS " FROM {p}schedules "
-                         "WHERE status = 2 AND planned_until < ",
-                         d.prefix)
-                    + lit::ts(horizon) + " ORDER BY planned_until, id LIMIT "
-                    + std::to_string(limit),
-                  op));
-              });
+  return call(
+    *impl_, "schedules_to_plan",
+    [&](impl& d,
+        std::string_view op) -> caf::expected<std::vector<recurring_schedule>> {
+      return read_schedules(
+        d.query(expand("SELECT " JM_SCHEDULE_COLUMNS " FROM {p}schedules "
+                       "WHERE status = 2 AND planned_until < ",
+                       d.prefix)
+                  + lit::ts(horizon) + " ORDER BY planned_until, id LIMIT "
+                  + std::to_string(limit),
+                op));
+    });
 }
 
 caf::expected<std::optional<uint64_t>>
 mysql_store::write_schedule(const recurring_schedule& x,
                             int64_t expected_version,
                             const std::vector<job>& jobs) {
-  return call(*impl_, "write_schedule",
-              [&](impl& d, std::string_view op)
-                -> caf::expected<std::optional<uint64_t>> {
-                if (auto err = sc::check_schedule(backend, x))
-                  return err;
-                for (auto& j : jobs)
-                  if (auto err = sc::check_job(backend, j))
-                    return err;
-                transaction tx{d};
-                if (auto err = tx.begin(op))
-                  return err;
-                auto n = d.exec(
-                  expand("UPDATE {p}schedules SET ", d.prefix)
-                    + schedule_assignments(x, expected_version + 1)
-                    + " WHERE id = " + lit::id(x.id)
-                    + " AND version = " + lit::i64(expected_version),
-                  op);
-                if (!n)
-                  return n.error();
-                if (*n == 0)
-                  return std::optional<uint64_t>{};
-                auto added = insert_new_jobs(d, jobs, op);
-                if (!added)
-                  return added.error();
-                if (auto err = tx.commit(op))
-                  return err;
-                return std::optional<uint64_t>{*added};
-              });
+  return call(
+    *impl_, "write_schedule",
+    [&](impl& d,
+        std::string_view op) -> caf::expected<std::optional<uint64_t>> {
+      if (auto err = sc::check_schedule(backend, x))
+        return err;
+      for (auto& j : jobs)
+        if (auto err = sc::check_job(backend, j))
+          return err;
+      transaction tx{d};
+      if (auto err = tx.begin(op))
+        return err;
+      auto n = d.exec(expand("UPDATE {p}schedules SET ", d.prefix)
+                        + schedule_assignments(x, expected_version + 1)
+                        + " WHERE id = " + lit::id(x.id)
+                        + " AND version = " + lit::i64(expected_version),
+                      op);
+      if (!n)
+        return n.error();
+      if (*n == 0)
+        return std::optional<uint64_t>{};
+      auto added = insert_new_jobs(d, jobs, op);
+      if (!added)
+        return added.error();
+      if (auto err = tx.commit(op))
+        return err;
+      return std::optional<uint64_t>{*added};
+    });
 }
 
 caf::error mysql_store::touch_static_schedules(
   const std::vector<std::string>& static_names, timestamp now) {
-  return call(*impl_, "touch_static_schedules",
-              [&](impl& d, std::string_view op) -> caf::error {
-                if (static_names.empty())
-                  return {};
-                std::string names;
-                for (auto& x : static_names)
-                  names += (names.empty() ? "(" : ", ") + lit::text(x);
-                auto n = d.exec(
-                  expand("UPDATE {p}schedules SET ensured_at = ", d.prefix)
-                    + lit::ts(now)
-                    + ", version = version + 1 WHERE static_key IN " + names
-                    + ")",
-                  op);
-                return n ? caf::error{} : n.error();
-              });
+  return call(
+    *impl_, "touch_static_schedules",
+    [&](impl& d, std::string_view op) -> caf::error {
+      if (static_names.empty())
+        return {};
+      std::string names;
+      for (auto& x : static_names)
+        names += (names.empty() ? "(" : ", ") + lit::text(x);
+      auto n = d.exec(
+        expand("UPDATE {p}schedules SET ensured_at = ", d.prefix) + lit::ts(now)
+          + ", version = version + 1 WHERE static_key IN " + names + ")",
+        op);
+      return n ? caf::error{} : n.error();
+    });
 }
 
 caf::expected<std::vector<recurring_schedule>>
@@ -2123,25 +2170,19 @@ mysql_store::retire_static_schedules(timestamp stale_before, timestamp now) {
 
 caf::expected<uint64_t> mysql_store::purge(timestamp before, uint32_t limit) {
   return call(
-    *impl_, "purge", [&](impl& d, std::string_view op) -> caf::expected<uint64_t> {
+    *impl_, "purge",
+    [&](impl& d, std::string_view op) -> caf::expected<uint64_t> {
       if (limit == 0)
         return uint64_t{0};
       transaction tx{d};
       if (auto err = tx.begin(op))
         return err;
       auto victims = [&](const char* sql) -> caf::expected<std::vector<uuid>> {
-        auto r = d.query(expand(sql, d.prefix) + lit::ts(before)
-                           + " ORDER BY 1, 2, id LIMIT "
-                           + std::to_string(limit) + " FOR UPDATE SKIP LOCKED",
-                         op);
-        if (!r)
-          return r.error();
-        return read_all<uuid>(*r, [](const row& x) -> caf::expected<uuid> {
-          uuid id;
-          if (!x.id(2, id))
-            return sc::malformed(backend, "purge: a row has an invalid id");
-          return id;
-        });
+        return query_ids(d,
+                         expand(sql, d.prefix) + lit::ts(before)
+                           + " ORDER BY 1, 2, id LIMIT " + std::to_string(limit)
+                           + " FOR UPDATE SKIP LOCKED",
+                         op, 2);
       };
       uint64_t deleted = 0;
       // In the order of the status index: no sort of every final job.
@@ -2149,34 +2190,24 @@ caf::expected<uint64_t> mysql_store::purge(timestamp before, uint32_t limit) {
                           "WHERE status IN (5, 7, 8) AND scheduled_at < ");
       if (!jobs)
         return jobs.error();
-      if (!jobs->empty()) {
-        auto in = lit::id_list(*jobs);
-        auto n = d.exec(expand("DELETE FROM {p}attempts WHERE job_id IN ",
-                               d.prefix)
-                          + in,
-                        op);
-        if (!n)
-          return n.error();
-        n = d.exec(expand("DELETE FROM {p}jobs WHERE id IN ", d.prefix) + in,
-                   op);
-        if (!n)
-          return n.error();
-        deleted += *n;
-      }
+      if (auto n = exec_for_ids(d, "DELETE FROM {p}attempts WHERE job_id IN ",
+                                *jobs, op);
+          !n)
+        return n.error();
+      auto n = exec_for_ids(d, "DELETE FROM {p}jobs WHERE id IN ", *jobs, op);
+      if (!n)
+        return n.error();
+      deleted += *n;
       auto schedules = victims("SELECT status, terminated_at, id FROM "
                                "{p}schedules WHERE status IN (3, 5) AND "
                                "terminated_at < ");
       if (!schedules)
         return schedules.error();
-      if (!schedules->empty()) {
-        auto n = d.exec(expand("DELETE FROM {p}schedules WHERE id IN ",
-                               d.prefix)
-                          + lit::id_list(*schedules),
-                        op);
-        if (!n)
-          return n.error();
-        deleted += *n;
-      }
+      n = exec_for_ids(d, "DELETE FROM {p}schedules WHERE id IN ", *schedules,
+                       op);
+      if (!n)
+        return n.error();
+      deleted += *n;
       if (auto err = tx.commit(op))
         return err;
       return deleted;
@@ -2200,16 +2231,7 @@ mysql_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
       auto base = sc::saturating_add(to_micros(due_by), grace.count());
       // Every due job but the overlap-guarded ones; rows another connection
       // is claiming are skipped, never waited for or taken twice.
-      if (auto err = read_jobs_tolerant(
-            d,
-            expand("SELECT " JM_JOB_COLUMNS " FROM {p}jobs FORCE INDEX "
-                   "({p}jobs_bucket) WHERE bucket_id = ",
-                   d.prefix)
-              + lit::text(bucket_id) + " AND status = 3 AND scheduled_at <= "
-              + lit::ts(due_by)
-              + " AND NOT skip_if_running ORDER BY scheduled_at, id LIMIT "
-              + std::to_string(limit) + " FOR UPDATE SKIP LOCKED",
-            op, result))
+      if (auto err = lock_due(d, op, bucket_id, due_by, limit, false, result))
         return err;
       if (auto err = claim_rows(d, op, result, base))
         return err;
@@ -2236,7 +2258,8 @@ mysql_store::release_bucket_jobs(std::string_view bucket_id, timestamp now) {
       if (auto err = tx.begin(op))
         return err;
       auto bucket = lit::text(bucket_id);
-      auto why = "bucket " + std::string{bucket_id} + " restarted while running it";
+      auto why
+        = "bucket " + std::string{bucket_id} + " restarted while running it";
       // Locked first, so that nobody finishes one between its `lost` attempt
       // and its return. Only ids and workers are read: nothing to decode.
       auto r = d.query(expand("SELECT id, worker_id FROM {p}jobs WHERE "

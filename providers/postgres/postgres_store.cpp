@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <unordered_map>
@@ -342,17 +343,26 @@ constexpr statement sql_sweep_deadlines{
   "AND status IN " JM_LIVE_PLACED};
 
 // Every due job but the overlap-guarded ones; $3 = due_by + grace, $5 = the
-// room above it, $4 = limit.
+// room above it, $4 = limit. One statement, committed on its own: the hot
+// path of a busy bucket costs one round trip and one commit. The last
+// column, `more`, says whether overlap-guarded jobs are due too (asked only
+// when the limit left room: the scan walks the bucket's due jobs); a claim
+// that took nothing still returns one row, with a NULL id.
 constexpr statement sql_claim{
   "claim",
   // A CTE with FOR UPDATE is evaluated once; `id IN (subquery)` may be
   // evaluated again per outer row and then exceeds its LIMIT.
   "WITH c AS (SELECT id FROM {p}jobs WHERE bucket_id = $1 AND status = 3 "
   "AND scheduled_at <= $2 AND NOT skip_if_running ORDER BY scheduled_at, id "
-  "LIMIT $4 FOR UPDATE SKIP LOCKED) "
-  "UPDATE {p}jobs j SET status = 6, " JM_CLAIM_DEADLINE(
+  "LIMIT $4 FOR UPDATE SKIP LOCKED), "
+  "u AS (UPDATE {p}jobs j SET status = 6, " JM_CLAIM_DEADLINE(
     "$3", "$5") ", version = j.version + 1 FROM c WHERE j.id = c.id "
-                "RETURNING " JM_J_COLUMNS};
+                "RETURNING " JM_J_COLUMNS ") "
+                "SELECT u.*, x.more FROM (SELECT CASE WHEN (SELECT count(*) "
+                "FROM u) < $4 THEN EXISTS (SELECT 1 FROM {p}jobs WHERE "
+                "bucket_id = $1 AND status = 3 AND scheduled_at <= $2 AND "
+                "skip_if_running) ELSE false END AS more) x LEFT JOIN u ON "
+                "true"};
 
 // The overlap-guarded jobs of a claim, in due order; $3 = limit.
 constexpr statement sql_select_exclusive{
@@ -1425,10 +1435,19 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
   }
   // One statement per batch of distinct jobs. A job written twice in one
   // call splits the batch there: the second write is fenced by the version
-  // the first one wrote.
+  // the first one wrote. The usual call is one batch: one statement,
+  // atomic on its own, so no BEGIN and COMMIT round trips.
+  bool one_batch = [&] {
+    std::set<job_id> ids;
+    for (auto& w : writes)
+      if (!ids.insert(w.job.id).second)
+        return false;
+    return true;
+  }();
   transaction tx{d};
-  if (auto err = tx.begin(op))
-    return err;
+  if (!one_batch)
+    if (auto err = tx.begin(op))
+      return err;
   size_t first = 0;
   while (first < writes.size()) {
     std::set<job_id> ids;
@@ -1473,8 +1492,9 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
       result[i] = applied.count(writes[i].job.id) > 0;
     first = last;
   }
-  if (auto err = tx.commit(op))
-    return err;
+  if (!one_batch)
+    if (auto err = tx.commit(op))
+      return err;
   return result;
 }
 
@@ -2304,9 +2324,6 @@ postgres_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
       std::vector<job> result;
       if (limit == 0)
         return result;
-      transaction tx{d};
-      if (auto err = tx.begin(op))
-        return err;
       auto base = saturating_add(to_micros(due_by), grace.count());
       params p;
       p.text(bucket_id);
@@ -2316,17 +2333,53 @@ postgres_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
       p.i64(base >= 0 ? std::numeric_limits<int64_t>::max() - base
                       : std::numeric_limits<int64_t>::max());
       result.reserve(limit);
-      if (auto err = run_jobs_tolerant(d, sql_claim, p, op, result))
-        return err;
-      // The first statement took every due job but the overlap-guarded ones
-      // unless it hit the limit; those come one by one, behind the guard.
-      if (result.size() < limit)
-        if (auto err = claim_exclusive(
-              d, bucket_id, due_by, base,
-              limit - static_cast<uint32_t>(result.size()), result))
+      auto r = d.run(sql_claim, p, op);
+      if (!r)
+        return r.error();
+      bool more = false;
+      std::vector<corrupt_row> bad;
+      for (int i = 0; i < PQntuples(r->get()); ++i) {
+        row rw{r->get(), i};
+        rw.boolean(20, more);
+        if (rw.null(0))
+          continue;
+        auto x = read_job(rw);
+        if (x) {
+          result.emplace_back(std::move(*x));
+          continue;
+        }
+        uuid id;
+        if (!rw.id(0, id))
+          return std::move(x.error());
+        bad.push_back(corrupt_row{id, describe(x.error())});
+      }
+      // Rare: rows that do not decode, and due overlap-guarded jobs, which
+      // come one by one behind the guard. Both in a transaction of their
+      // own after the claim above committed: when it fails, the jobs
+      // claimed above are still returned (they are the bucket's now); the
+      // guarded ones stay due for the next claim, and undecodable rows
+      // return through the deadline sweep and are set aside then.
+      if (!bad.empty() || (more && result.size() < limit)) {
+        transaction tx{d};
+        auto rest = [&]() -> caf::error {
+          if (auto err = tx.begin(op))
+            return err;
+          if (auto err = quarantine(d, op, bad))
+            return err;
+          std::vector<job> guarded;
+          if (more && result.size() < limit)
+            if (auto err = claim_exclusive(
+                  d, bucket_id, due_by, base,
+                  limit - static_cast<uint32_t>(result.size()), guarded))
+              return err;
+          if (auto err = tx.commit(op))
+            return err;
+          std::move(guarded.begin(), guarded.end(), std::back_inserter(result));
+          return {};
+        };
+        if (auto err = rest(); err && result.empty())
           return err;
-      if (auto err = tx.commit(op))
-        return err;
+      }
       // RETURNING yields rows in no particular order.
       std::sort(result.begin(), result.end(), earlier);
       return result;

@@ -430,7 +430,13 @@ TEST(server stores are configured by connection string) {
               "postgres host=db password=*** dbname=jobs (tables eu_*)");
   auto text
     = error_of(with("use_sqlite = \"a.db\"\nuse_postgres = \"host=db\"\n"));
-  CHECK(contains(text, "use_sqlite and use_postgres exclude each other"));
+  CHECK(contains(text,
+                 "use_sqlite, use_postgres and use_mysql exclude each other"));
+  cfg = test::unbox(
+    parse_toml(with("use_mysql = \"mysql://jm:pw@db:3306/jobs\"\n"), "t.toml"));
+  CHECK(cfg.store.kind == store_kind::mysql);
+  CHECK_EQUAL(describe_store(cfg.store),
+              "mysql mysql://jm:***@db:3306/jobs (tables jm_*)");
   text = error_of(with("use_postgres = \"\"\n"));
   CHECK(contains(text, "use_postgres: the connection string is empty"));
   text = error_of(with("table_prefix = \"jm-\"\n"));

@@ -30,7 +30,8 @@ struct node_fixture {
   std::unique_ptr<jm::test::child> node;
 
   /// The store under test: SQLite in `dir`, or the server named by
-  /// JM_E2E_STORE=postgres (at JM_TEST_PG_URL) with tables of their own.
+  /// JM_E2E_STORE=postgres|mysql (at JM_TEST_PG_URL / JM_TEST_MYSQL_URL)
+  /// with tables of their own.
   store_config store;
 
   node_fixture() {
@@ -40,12 +41,15 @@ struct node_fixture {
     port = jm::test::free_port();
     store.path = (dir / "jm.db").string();
     if (auto kind = std::getenv("JM_E2E_STORE"); kind != nullptr) {
-      if (std::string_view{kind} != "postgres")
-        FAIL("JM_E2E_STORE must be postgres, not " << kind);
-      auto url = std::getenv("JM_TEST_PG_URL");
+      std::string_view name{kind};
+      if (name != "postgres" && name != "mysql")
+        FAIL("JM_E2E_STORE must be postgres or mysql, not " << kind);
+      auto var = name == "postgres" ? "JM_TEST_PG_URL" : "JM_TEST_MYSQL_URL";
+      auto url = std::getenv(var);
       if (url == nullptr)
-        FAIL("JM_E2E_STORE=postgres needs JM_TEST_PG_URL");
-      store.kind = store_kind::postgres;
+        FAIL("JM_E2E_STORE=" << kind << " needs " << var);
+      store.kind
+        = name == "postgres" ? store_kind::postgres : store_kind::mysql;
       store.url = url;
       // Fresh tables per test: the prefix is unique to this directory.
       store.table_prefix = "e2e_" + dir.filename().string().substr(7) + "_";
@@ -68,7 +72,8 @@ struct node_fixture {
     if (store.kind == store_kind::sqlite)
       cfg << "use_sqlite = \"" << store.path << "\"\n";
     else
-      cfg << "use_postgres = \"" << store.url << "\"\n"
+      cfg << (store.kind == store_kind::postgres ? "use_postgres" : "use_mysql")
+          << " = \"" << store.url << "\"\n"
           << "table_prefix = \"" << store.table_prefix << "\"\n";
     cfg << "assign_interval = \"100ms\"\n"
         << top << "[retry]\nbase_delay = \"100ms\"\nmax_delay = \"1s\"\n"
