@@ -5,6 +5,10 @@
 #                                      on 127.0.0.1, free ports, everything under DIR;
 #                                      writes DIR/env.sh
 #   tools/test-services.sh stop DIR    stop exactly the servers `start DIR` started
+#   tools/test-services.sh restart DIR postgres|mariadb
+#                                      stop that server (fast shutdown) and start it again
+#                                      on the same port and data: for tests that check
+#                                      surviving a database restart
 #
 # DIR/env.sh exports:
 #   JM_TEST_PG_URL     postgresql://jm@127.0.0.1:PORT/jm_test       (trust auth)
@@ -329,15 +333,70 @@ do_start() {
 export JM_TEST_PG_URL='$PG_URL'
 export JM_TEST_MYSQL_URL='$MYSQL_URL'
 export JM_TEST_NATS_URL='$NATS_URL'
+export JM_TEST_SERVICES_DIR='$DIR'
 EOF
   mv "$DIR/env.sh.tmp" "$DIR/env.sh"
   trap - EXIT
   log "all up; source $DIR/env.sh"
 }
 
+# ------------------------------------------------------------------ restart
+
+# The command line a recorded server runs with (NUL-separated in /proc).
+server_argv() {  # pid -> ARGV array
+  ARGV=()
+  while IFS= read -r -d '' a; do ARGV+=("$a"); done < "/proc/$1/cmdline"
+}
+
+do_restart() {  # name
+  local name="$1" pid rec_name data found="" i port="" user=""
+  [[ "$name" == postgres || "$name" == mariadb ]] || die "restart: postgres or mariadb, not '$name'"
+  while read -r pid rec_name data; do
+    if [[ "$rec_name" == "$name" ]] && alive "$pid" && owns "$pid" "$data"; then found="$pid"; break; fi
+  done < "$DIR/pids"
+  [[ -n "$found" ]] || die "restart: no running $name recorded in $DIR/pids"
+  server_argv "$found"
+  (( ${#ARGV[@]} > 0 )) || die "restart: cannot read the command line of pid $found"
+  user="$(stat -c %U "/proc/$found")"
+  stop_pid "$found" "$name" "$data" || die "restart: $name did not stop"
+  for a in "${ARGV[@]}"; do
+    case "$a" in --port=*) port="${a#--port=}" ;; esac
+  done
+  if [[ "$name" == postgres ]]; then
+    for (( i = 0; i < ${#ARGV[@]}; i++ )); do
+      [[ "${ARGV[$i]}" == -p ]] && port="${ARGV[$((i + 1))]}"
+    done
+  fi
+  [[ -n "$port" ]] || die "restart: no port found in the command line of $name"
+  local log_file="$DIR/${name}-restart.log"
+  : > "$log_file"; chmod 666 "$log_file"
+  if [[ "$(id -u)" == 0 && "$name" == postgres ]]; then
+    (cd / && exec setpriv --reuid="$user" --regid="$user" --init-groups -- "${ARGV[@]}") \
+      >>"$log_file" 2>&1 </dev/null &
+  else
+    (cd / && exec "${ARGV[@]}") >>"$log_file" 2>&1 </dev/null &
+  fi
+  pid=$!
+  # Replace the old record.
+  awk -v old="$found" '$1 != old' "$DIR/pids" > "$DIR/pids.tmp" && mv "$DIR/pids.tmp" "$DIR/pids"
+  remember "$pid" "$name" "$data"
+  for (( i = 0; i < START_TIMEOUT * 10; i++ )); do
+    alive "$pid" || { tail_log "$log_file"; die "restart: $name exited during startup"; }
+    if port_open "$port"; then
+      if [[ "$name" == postgres ]]; then
+        "$(find_pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$port" -U jm -d postgres 2>/dev/null && break
+      else
+        mariadb --no-defaults -h 127.0.0.1 -P "$port" -ujm -pjm -N -B -e 'select 1' >/dev/null 2>&1 && break
+      fi
+    fi
+    sleep 0.1
+  done
+  log "$name restarted on port $port (pid $pid)"
+}
+
 # ------------------------------------------------------------------ main
 
-[[ $# -eq 2 ]] || { usage; exit 2; }
+[[ $# -eq 2 || ( $# -eq 3 && "$1" == restart ) ]] || { usage; exit 2; }
 cmd="$1"
 [[ -n "$2" ]] || die "DIR must not be empty"
 case "$cmd" in
@@ -350,6 +409,11 @@ case "$cmd" in
     if [[ ! -d "$2" ]]; then log "$2 does not exist, nothing to stop"; exit 0; fi
     DIR="$(cd "$2" && pwd -P)"
     do_stop
+    ;;
+  restart)
+    [[ -d "$2" ]] || die "$2 does not exist"
+    DIR="$(cd "$2" && pwd -P)"
+    do_restart "$3"
     ;;
   *) usage; exit 2 ;;
 esac

@@ -63,6 +63,9 @@ struct node_fixture {
   /// A connection of the test's own to the store.
   store_connection open_db() { return unbox(open_store(store)); }
 
+  /// The node's lease in node.toml (short, so that crash tests are quick).
+  std::string lease = "1s";
+
   /// (Re)writes node.toml: `top` holds extra top-level keys, `tables` extra
   /// tables (e.g. [[static_schedules]]).
   void write_config(const std::string& top = "",
@@ -78,7 +81,7 @@ struct node_fixture {
     cfg << "assign_interval = \"100ms\"\n"
         << top << "[retry]\nbase_delay = \"100ms\"\nmax_delay = \"1s\"\n"
         << "[node]\nlisten_port = " << port << "\n"
-        << "lease = \"1s\"\nheartbeat_interval = \"250ms\"\n"
+        << "lease = \"" << lease << "\"\nheartbeat_interval = \"250ms\"\n"
         << "shutdown_grace = \"5s\"\n"
         << "[logging]\nlevel = \"info\"\n"
         << "[[workers]]\nname = \"main\"\nparallelism = 4\n"

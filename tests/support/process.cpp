@@ -47,7 +47,9 @@ std::string read_all(int fd) {
 run_result run(const std::vector<std::string>& argv) {
   int out_pipe[2];
   int err_pipe[2];
-  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0)
+  // Close-on-exec: the spawned program gets only its dup2ed ends, so that
+  // what it starts in the background cannot hold our pipes open.
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -85,7 +87,7 @@ run_result run(const std::vector<std::string>& argv) {
 child::child(const std::vector<std::string>& argv,
              const std::string& stderr_path) {
   int out_pipe[2];
-  if (pipe(out_pipe) != 0)
+  if (pipe2(out_pipe, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
