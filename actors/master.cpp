@@ -274,6 +274,14 @@ caf::error reschedule_job(job& x, timestamp at) {
   return {};
 }
 
+// Asks the store; replies with what `make` turns its answer into.
+template <class Answer, class Atom, class Arg, class Make>
+void relay(self_ptr self, reply_promise rp, Atom what, Arg arg, Make make) {
+  self->request(self->state.store, caf::infinite, what, std::move(arg))
+    .then([rp, make](Answer& x) mutable { deliver(rp, make(x)); },
+          [rp](const caf::error& err) mutable { deliver_error(rp, err); });
+}
+
 // -- recurring schedules ------------------------------------------------------
 
 // Static schedules nobody declared for this long are idle: not planned, and
@@ -713,24 +721,13 @@ master(master_actor::stateful_pointer<master_state> self, master_config cfg,
         void operator()(job_filter& f) {
           if (f.limit == 0 || f.limit > 10000)
             f.limit = 10000;
-          self->request(self->state.store, caf::infinite, atom::list_v, f)
-            .then(
-              [rp = rp](job_list& xs) mutable {
-                deliver(rp, reply{std::move(xs.jobs)});
-              },
-              [rp = rp](const caf::error& err) mutable {
-                deliver_error(rp, err);
-              });
+          relay<job_list>(self, rp, atom::list_v, f, [](job_list& xs) {
+            return reply{std::move(xs.jobs)};
+          });
         }
         void operator()(get_job_request& r) {
-          self->request(self->state.store, caf::infinite, atom::detail_v, r.id)
-            .then(
-              [rp = rp](job_detail& d) mutable {
-                deliver(rp, reply{std::move(d)});
-              },
-              [rp = rp](const caf::error& err) mutable {
-                deliver_error(rp, err);
-              });
+          relay<job_detail>(self, rp, atom::detail_v, r.id,
+                            [](job_detail& d) { return reply{std::move(d)}; });
         }
         void operator()(ping_request&) {
           deliver(rp, reply{pong_reply{self->state.cfg.cluster.cluster_id}});
@@ -741,14 +738,9 @@ master(master_actor::stateful_pointer<master_state> self, master_config cfg,
         void operator()(schedule_filter& f) {
           if (f.limit == 0 || f.limit > 10000)
             f.limit = 10000;
-          self->request(self->state.store, caf::infinite, atom::sched_ls_v, f)
-            .then(
-              [rp = rp](schedule_list& xs) mutable {
-                deliver(rp, reply{std::move(xs.schedules)});
-              },
-              [rp = rp](const caf::error& err) mutable {
-                deliver_error(rp, err);
-              });
+          relay<schedule_list>(
+            self, rp, atom::sched_ls_v, f,
+            [](schedule_list& xs) { return reply{std::move(xs.schedules)}; });
         }
         void operator()(get_schedule_request& r) {
           show_schedule(self, r.id, rp);

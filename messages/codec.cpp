@@ -285,18 +285,13 @@ caf::expected<attempt> read_attempt(const job_id& id,
 
 // -- requests -----------------------------------------------------------------
 
-void write_spec(const job_spec& x, wire::JobSpec::Builder out) {
-  out.setHandler(text(x.handler));
+// The job settings a `JobSpec` and a `RecurringSpec` share (same field
+// names): data, metadata, and the optional priority, lane, timeout and
+// retries.
+template <class Spec, class Builder>
+void write_job_settings(const Spec& x, Builder out) {
   write_values(x.data, out.initData());
   write_values(x.metadata, out.initMetadata());
-  if (x.run_at) {
-    out.setHasRunAt(true);
-    out.setRunAtUs(to_micros(*x.run_at));
-  }
-  if (x.after) {
-    out.setHasAfter(true);
-    out.setAfterUs(x.after->count());
-  }
   out.setPriority(x.priority ? static_cast<uint8_t>(*x.priority) : 0);
   if (x.lane) {
     out.setHasLane(true);
@@ -306,11 +301,8 @@ void write_spec(const job_spec& x, wire::JobSpec::Builder out) {
   out.setMaxRetries(x.max_retries ? *x.max_retries : -1);
 }
 
-caf::expected<job_spec> read_spec(wire::JobSpec::Reader in) {
-  job_spec x;
-  x.handler = str(in.getHandler());
-  if (x.handler.empty())
-    return malformed("a job spec without a handler");
+template <class Reader, class Spec>
+caf::error read_job_settings(Reader in, Spec& x) {
   auto data = read_values(in.getData());
   if (!data)
     return data.error();
@@ -319,10 +311,6 @@ caf::expected<job_spec> read_spec(wire::JobSpec::Reader in) {
   if (!meta)
     return meta.error();
   x.metadata = std::move(*meta);
-  if (in.getHasRunAt())
-    x.run_at = from_micros(in.getRunAtUs());
-  if (in.getHasAfter())
-    x.after = duration{in.getAfterUs()};
   if (auto p = in.getPriority(); p != 0) {
     if (p > num_priorities)
       return malformed("priority " + std::to_string(p));
@@ -334,6 +322,33 @@ caf::expected<job_spec> read_spec(wire::JobSpec::Reader in) {
     x.timeout = duration{t};
   if (auto r = in.getMaxRetries(); r != -1)
     x.max_retries = r;
+  return {};
+}
+
+void write_spec(const job_spec& x, wire::JobSpec::Builder out) {
+  out.setHandler(text(x.handler));
+  write_job_settings(x, out);
+  if (x.run_at) {
+    out.setHasRunAt(true);
+    out.setRunAtUs(to_micros(*x.run_at));
+  }
+  if (x.after) {
+    out.setHasAfter(true);
+    out.setAfterUs(x.after->count());
+  }
+}
+
+caf::expected<job_spec> read_spec(wire::JobSpec::Reader in) {
+  job_spec x;
+  x.handler = str(in.getHandler());
+  if (x.handler.empty())
+    return malformed("a job spec without a handler");
+  if (auto err = read_job_settings(in, x))
+    return err;
+  if (in.getHasRunAt())
+    x.run_at = from_micros(in.getRunAtUs());
+  if (in.getHasAfter())
+    x.after = duration{in.getAfterUs()};
   return x;
 }
 
@@ -343,15 +358,7 @@ void write_recurring_spec(const recurring_spec& x,
   out.setExpressionType(text(x.expression_type));
   out.setExpression(text(x.expression));
   out.setTimeZone(text(x.time_zone));
-  write_values(x.data, out.initData());
-  write_values(x.metadata, out.initMetadata());
-  out.setPriority(x.priority ? static_cast<uint8_t>(*x.priority) : 0);
-  if (x.lane) {
-    out.setHasLane(true);
-    out.setLane(text(*x.lane));
-  }
-  out.setTimeoutUs(x.timeout ? x.timeout->count() : 0);
-  out.setMaxRetries(x.max_retries ? *x.max_retries : -1);
+  write_job_settings(x, out);
   if (x.start_after) {
     out.setHasStartAfter(true);
     out.setStartAfterUs(to_micros(*x.start_after));
@@ -375,25 +382,8 @@ read_recurring_spec(wire::RecurringSpec::Reader in) {
   x.expression_type = str(in.getExpressionType());
   x.expression = str(in.getExpression());
   x.time_zone = str(in.getTimeZone());
-  auto data = read_values(in.getData());
-  if (!data)
-    return data.error();
-  x.data = std::move(*data);
-  auto meta = read_values(in.getMetadata());
-  if (!meta)
-    return meta.error();
-  x.metadata = std::move(*meta);
-  if (auto p = in.getPriority(); p != 0) {
-    if (p > num_priorities)
-      return malformed("priority " + std::to_string(p));
-    x.priority = static_cast<priority>(p);
-  }
-  if (in.getHasLane())
-    x.lane = str(in.getLane());
-  if (auto t = in.getTimeoutUs(); t != 0)
-    x.timeout = duration{t};
-  if (auto r = in.getMaxRetries(); r != -1)
-    x.max_retries = r;
+  if (auto err = read_job_settings(in, x))
+    return err;
   if (in.getHasStartAfter())
     x.start_after = from_micros(in.getStartAfterUs());
   if (in.getHasEndBefore())

@@ -339,6 +339,19 @@ int with_client(const std::string& node, double timeout_s, F&& f) {
   return f(**c);
 }
 
+// Parses every `--status` value; the first bad one is the error.
+template <class Parse, class T>
+caf::error parse_each(const std::vector<std::string>& texts, Parse parse,
+                      std::vector<T>& out) {
+  for (auto& text : texts) {
+    auto x = parse(text);
+    if (!x)
+      return x.error();
+    out.push_back(*x);
+  }
+  return {};
+}
+
 caf::expected<job_id> parse_id(const std::string& text) {
   return parse_uuid(text);
 }
@@ -556,12 +569,9 @@ int main(int argc, char** argv) {
     });
   }
   if (*slist) {
-    for (auto& text : sched_statuses) {
-      auto st = parse_schedule_status(text);
-      if (!st)
-        return fail(st.error());
-      sfilter.statuses.push_back(*st);
-    }
+    if (auto err
+        = parse_each(sched_statuses, parse_schedule_status, sfilter.statuses))
+      return fail(err);
     return with_client(node_addr, timeout_s, [&](remote_client& c) {
       auto xs
         = reply_as<std::vector<recurring_schedule>>(c.call(request{sfilter}));
@@ -622,12 +632,8 @@ int main(int argc, char** argv) {
     });
   }
   if (*list) {
-    for (auto& s : statuses) {
-      auto st = parse_job_status(s);
-      if (!st)
-        return fail(st.error());
-      filter.statuses.push_back(*st);
-    }
+    if (auto err = parse_each(statuses, parse_job_status, filter.statuses))
+      return fail(err);
     struct window_option {
       const char* name;
       const std::string* text;

@@ -304,13 +304,22 @@ caf::expected<job_detail> scheduler::get(const job_id& id) {
   return reply_as<job_detail>(call(request{get_job_request{id}}));
 }
 
-caf::expected<schedule_id> scheduler::recurring(recurring_spec spec) {
-  auto ids = reply_as<std::vector<job_id>>(call(request{std::move(spec)}));
+namespace {
+
+// The one id of a reply that carries exactly one.
+caf::expected<uuid> single_id(caf::expected<reply> r) {
+  auto ids = reply_as<std::vector<job_id>>(std::move(r));
   if (!ids)
     return ids.error();
   if (ids->size() != 1)
-    return make_error(ec::malformed_message, "expected one schedule id");
+    return make_error(ec::malformed_message, "expected one id in the reply");
   return ids->front();
+}
+
+} // namespace
+
+caf::expected<schedule_id> scheduler::recurring(recurring_spec spec) {
+  return single_id(call(request{std::move(spec)}));
 }
 
 caf::expected<uint64_t> scheduler::cancel_recurring(const schedule_id& id) {
@@ -322,13 +331,7 @@ caf::expected<uint64_t> scheduler::cancel_recurring(const schedule_id& id) {
 }
 
 caf::expected<job_id> scheduler::run_now(const schedule_id& id) {
-  auto ids = reply_as<std::vector<job_id>>(
-    call(request{run_schedule_now_request{id}}));
-  if (!ids)
-    return ids.error();
-  if (ids->size() != 1)
-    return make_error(ec::malformed_message, "expected one job id");
-  return ids->front();
+  return single_id(call(request{run_schedule_now_request{id}}));
 }
 
 caf::expected<std::vector<recurring_schedule>>

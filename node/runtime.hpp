@@ -25,12 +25,7 @@ struct schedule_options {
 
 /// Optional settings of a recurring schedule; unset job settings fall back
 /// to the handler's defaults, then the cluster's, at each occurrence.
-struct recurring_options {
-  std::optional<jm::priority> priority;
-  std::optional<std::string> lane;
-  std::optional<duration> timeout;
-  std::optional<int32_t> max_retries;
-  value_map metadata;
+struct recurring_options : schedule_options {
   /// Zone for expressions without `tz`; empty: the cluster's time zone.
   std::string time_zone;
   std::optional<timestamp> start_after;
