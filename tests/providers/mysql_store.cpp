@@ -33,23 +33,8 @@ namespace {
 
 // The server comes from tools/test-services.sh (DIR/env.sh). Without one
 // the binary skips, unless CI demands the servers.
-const std::string server_url = [] {
-  const char* url = std::getenv("JM_TEST_MYSQL_URL");
-  if (url != nullptr && *url != '\0')
-    return std::string{url};
-  const char* require = std::getenv("JM_TEST_REQUIRE_SERVERS");
-  if (require != nullptr && std::string{require} == "1") {
-    std::fprintf(stderr, "jm-test-providers-mysql: FAILED: JM_TEST_MYSQL_URL "
-                         "is not set, but JM_TEST_REQUIRE_SERVERS=1\n");
-    std::fflush(stderr);
-    std::_Exit(1);
-  }
-  std::printf("jm-test-providers-mysql: SKIPPED: JM_TEST_MYSQL_URL is not set "
-              "(start a server with tools/test-services.sh start DIR and "
-              "source DIR/env.sh)\n");
-  std::fflush(stdout);
-  std::_Exit(0);
-}();
+const std::string server_url = jm::test::server_url_or_exit(
+  "JM_TEST_MYSQL_URL", "jm-test-providers-mysql");
 
 /// A raw connection of its own, for what the store must not do itself:
 /// damaging rows, killing connections, inspecting the schema.

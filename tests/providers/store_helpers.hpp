@@ -7,6 +7,8 @@
 #include "providers/store.hpp"
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace jm::test {
@@ -40,6 +42,28 @@ inline job in_bucket(job x, std::string bucket, std::string worker = "w1") {
 inline void check_stored(const job& x, const job& y) {
   check_same(x, y);
   CAF_CHECK_EQUAL(x.skip_if_running, y.skip_if_running);
+}
+
+/// The URL of the test server named by `var` (tools/test-services.sh writes
+/// them to DIR/env.sh). Without one the binary `binary` exits: 0 (skipped),
+/// or 1 when JM_TEST_REQUIRE_SERVERS=1 (CI demands the servers).
+inline std::string server_url_or_exit(const char* var, const char* binary) {
+  const char* url = std::getenv(var);
+  if (url != nullptr && *url != '\0')
+    return std::string{url};
+  const char* require = std::getenv("JM_TEST_REQUIRE_SERVERS");
+  if (require != nullptr && std::string{require} == "1") {
+    std::fprintf(stderr,
+                 "%s: FAILED: %s is not set, but JM_TEST_REQUIRE_SERVERS=1\n",
+                 binary, var);
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+  std::printf("%s: SKIPPED: %s is not set (start a server with "
+              "tools/test-services.sh start DIR and source DIR/env.sh)\n",
+              binary, var);
+  std::fflush(stdout);
+  std::_Exit(0);
 }
 
 } // namespace jm::test
