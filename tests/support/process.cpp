@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,23 +90,32 @@ child::child(const std::vector<std::string>& argv,
   int out_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-  posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addclose(&fa, out_pipe[0]);
+  // Everything the child needs, prepared before fork: after it only
+  // async-signal-safe calls are allowed.
   auto args = c_argv(argv);
-  auto rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(out_pipe[1]);
-  if (rc != 0) {
+  auto parent = getpid();
+  pid_ = fork();
+  if (pid_ < 0) {
+    auto err = errno;
     ::close(out_pipe[0]);
-    pid_ = -1;
-    throw std::runtime_error("posix_spawn failed: "
-                             + std::string{std::strerror(rc)});
+    ::close(out_pipe[1]);
+    throw std::runtime_error("fork failed: " + std::string{std::strerror(err)});
   }
+  if (pid_ == 0) {
+    // Dies with the test: a test binary that aborts (watchdog, a failed
+    // REQUIRE, a signal) must not leave nodes running.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(127);
+    int in = ::open("/dev/null", O_RDONLY);
+    int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out_pipe[1], 1) < 0
+        || dup2(err, 2) < 0)
+      _exit(127);
+    execve(args[0], args.data(), environ);
+    _exit(127);
+  }
+  ::close(out_pipe[1]);
   out_fd_ = out_pipe[0];
 }
 
