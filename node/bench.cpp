@@ -7,6 +7,7 @@
 #include "providers/factory.hpp"
 
 #include <libpq-fe.h>
+#include <mysql.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -46,7 +47,8 @@ struct probe {
   std::mutex mtx;
   std::condition_variable cv;
   uint64_t started = 0;
-  /// When the latest job started.
+  /// When the first and the latest job started.
+  steady::time_point first_start;
   steady::time_point last_start;
   /// Start times of the open-loop jobs, by the index in their data.
   std::vector<steady::time_point> marked;
@@ -62,7 +64,8 @@ struct bench_noop {
     auto& data = ctx.data();
     auto i = data.find("i");
     std::lock_guard guard{the_probe->mtx};
-    ++the_probe->started;
+    if (the_probe->started++ == 0)
+      the_probe->first_start = t;
     the_probe->last_start = t;
     if (i != data.end())
       if (auto* n = std::get_if<int64_t>(&i->second);
@@ -134,14 +137,23 @@ bool is_postgres(const bench_args& args) {
   return args.store == "postgres";
 }
 
+bool is_mysql(const bench_args& args) {
+  return args.store == "mysql";
+}
+
+// A database server: a URL, table prefixes, tables dropped at the end.
+bool is_server(const bench_args& args) {
+  return is_postgres(args) || is_mysql(args);
+}
+
 // Every phase gets its own database file or its own table prefix, so that
 // no phase sees another's rows.
 store_config phase_store(const bench_args& args,
                          const std::filesystem::path& dir,
                          std::string_view phase) {
   store_config cfg;
-  if (is_postgres(args)) {
-    cfg.kind = store_kind::postgres;
+  if (is_server(args)) {
+    cfg.kind = is_postgres(args) ? store_kind::postgres : store_kind::mysql;
     cfg.url = args.url;
     cfg.table_prefix = "jmbench_" + std::string{phase} + "_";
   } else {
@@ -157,6 +169,8 @@ cluster_builder phase_cluster(const bench_args& args, const store_config& s) {
   b.cluster_id("bench").listen("127.0.0.1", 0).log_level("warn");
   if (s.kind == store_kind::postgres)
     b.use_postgres(s.url).table_prefix(s.table_prefix);
+  else if (s.kind == store_kind::mysql)
+    b.use_mysql(s.url).table_prefix(s.table_prefix);
   else
     b.use_sqlite(s.path).sqlite_full_sync(args.full_sync);
   return b;
@@ -483,6 +497,64 @@ void drop_postgres_tables(const std::string& url) {
     fail_line(err);
 }
 
+// Drops every table the bench created on a MySQL/MariaDB server. Takes
+// `mysql://user[:password]@host[:port]/database` only.
+void drop_mysql_tables(const std::string& url) {
+  std::string rest = url;
+  if (rest.rfind("mysql://", 0) != 0) {
+    std::fprintf(stderr,
+                 "jobmaster: warning: cannot drop the bench tables: "
+                 "--url is not of the form mysql://user@host:port/db\n");
+    return;
+  }
+  rest = rest.substr(8);
+  auto at = rest.find('@');
+  auto slash = rest.find('/', at == std::string::npos ? 0 : at);
+  std::string user = at == std::string::npos ? "" : rest.substr(0, at);
+  std::string password;
+  if (auto colon = user.find(':'); colon != std::string::npos) {
+    password = user.substr(colon + 1);
+    user.resize(colon);
+  }
+  auto hostport = rest.substr(at == std::string::npos ? 0 : at + 1,
+                              slash - (at == std::string::npos ? 0 : at + 1));
+  std::string db = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  unsigned port = 3306;
+  if (auto colon = hostport.find(':'); colon != std::string::npos) {
+    port = static_cast<unsigned>(std::stoul(hostport.substr(colon + 1)));
+    hostport.resize(colon);
+  }
+  MYSQL* conn = mysql_init(nullptr);
+  if (conn == nullptr
+      || mysql_real_connect(conn, hostport.c_str(), user.c_str(),
+                            password.c_str(), db.c_str(), port, nullptr, 0)
+           == nullptr) {
+    std::fprintf(stderr,
+                 "jobmaster: warning: cannot drop the bench tables: %s\n",
+                 conn != nullptr ? mysql_error(conn) : "out of memory");
+    mysql_close(conn);
+    return;
+  }
+  std::string sql = "DROP TABLE IF EXISTS ";
+  bool first = true;
+  for (auto phase : {"store", "e2e"})
+    for (auto table : {"jobs", "attempts", "nodes", "buckets", "schedules",
+                       "schema_version"}) {
+      sql += std::string{first ? "" : ", "} + "jmbench_" + phase + "_" + table;
+      first = false;
+    }
+  if (mysql_query(conn, sql.c_str()) != 0)
+    std::fprintf(stderr, "jobmaster: warning: %s\n", mysql_error(conn));
+  mysql_close(conn);
+}
+
+void drop_server_tables(const bench_args& args) {
+  if (is_postgres(args))
+    drop_postgres_tables(args.url);
+  else if (is_mysql(args))
+    drop_mysql_tables(args.url);
+}
+
 // Waits until the store records `n` jobs as succeeded (finished means
 // written, not just started); false after `limit`.
 bool wait_succeeded(const store_config& cfg, uint64_t n,
@@ -510,14 +582,16 @@ bool wait_succeeded(const store_config& cfg, uint64_t n,
 
 int run_bench(const bench_args& args) {
   namespace fs = std::filesystem;
-  if (args.store != "sqlite" && args.store != "postgres") {
-    std::fprintf(stderr, "jobmaster: error: --store must be sqlite or "
-                         "postgres\n");
+  if (args.store != "sqlite" && !is_server(args)) {
+    std::fprintf(stderr, "jobmaster: error: --store must be sqlite, postgres "
+                         "or mysql\n");
     return 2;
   }
-  if (is_postgres(args) && args.url.empty()) {
-    std::fprintf(stderr, "jobmaster: error: --store postgres needs --url "
-                         "(a throwaway database)\n");
+  if (is_server(args) && args.url.empty()) {
+    std::fprintf(stderr,
+                 "jobmaster: error: --store %s needs --url (a "
+                 "throwaway database)\n",
+                 args.store.c_str());
     return 2;
   }
   logging_config quiet;
@@ -528,7 +602,7 @@ int run_bench(const bench_args& args) {
   }
   fs::path dir = args.dir;
   bool own_dir = false;
-  if (!is_postgres(args)) {
+  if (!is_server(args)) {
     own_dir = dir.empty();
     if (!own_dir) {
       std::error_code ec;
@@ -546,26 +620,25 @@ int run_bench(const bench_args& args) {
     }
   }
   // Leftovers of an interrupted run would skew every figure.
-  if (is_postgres(args))
-    drop_postgres_tables(args.url);
+  drop_server_tables(args);
   struct cleanup_t {
     const bench_args& args;
     fs::path dir;
     bool own_dir;
     ~cleanup_t() {
-      if (is_postgres(args))
-        drop_postgres_tables(args.url);
+      if (is_server(args))
+        drop_server_tables(args);
       else if (own_dir)
         fs::remove_all(dir);
       the_probe = nullptr;
     }
   } cleanup{args, dir, own_dir};
 
-  if (is_postgres(args))
+  if (is_server(args))
     std::printf("jobmaster bench: %llu no-op jobs, %u handler threads, batch "
-                "%u, PostgreSQL (tables jmbench_*, dropped at the end)\n",
+                "%u, %s (tables jmbench_*, dropped at the end)\n",
                 static_cast<unsigned long long>(args.jobs), args.parallelism,
-                args.batch_size);
+                args.batch_size, is_postgres(args) ? "PostgreSQL" : "MySQL");
   else
     std::printf("jobmaster bench: %llu no-op jobs, %u handler threads, batch "
                 "%u, sqlite synchronous=%s, files in %s\n",
@@ -596,6 +669,9 @@ int run_bench(const bench_args& args) {
     std::printf("      %.0f jobs/s of which the SKIP LOCKED claim statement "
                 "alone (claims of %u)\n",
                 floor->claim_rows, args.batch_size);
+  } else if (is_mysql(args)) {
+    std::printf("      (no raw floor on MySQL here: the peer harness's "
+                "maria-raw measures the server's limits)\n");
   } else {
     auto floor = raw_sqlite_rate((dir / "floor.db").string(), args.jobs,
                                  args.batch_size, args.full_sync);
@@ -682,6 +758,7 @@ int run_bench(const bench_args& args) {
     return 1;
   }
   double handled_s = 0;
+  double first_s = 0;
   {
     std::unique_lock guard{p.mtx};
     if (!p.cv.wait_for(guard, std::chrono::minutes{10},
@@ -694,6 +771,7 @@ int run_bench(const bench_args& args) {
       return 1;
     }
     handled_s = ms_between(t0, p.last_start) / 1000.0;
+    first_s = ms_between(t0, p.first_start) / 1000.0;
   }
   uint64_t succeeded = 0;
   if (!wait_succeeded(e2e_store, args.jobs, std::chrono::seconds{120},
@@ -709,12 +787,15 @@ int run_bench(const bench_args& args) {
   auto [machine_cores, own_cores] = cpu.read();
   auto e2e_rate = static_cast<double>(args.jobs) / drain_s;
   std::printf("      %.0f jobs/s end to end, drain (%llu succeeded in %.2f s "
-              "from the node's start; the last one started at %.2f s)\n",
+              "from the node's start; the first one started at %.2f s, the "
+              "last at %.2f s)\n",
               e2e_rate, static_cast<unsigned long long>(succeeded), drain_s,
-              handled_s);
+              first_s, handled_s);
   std::printf("      cores busy during the drain: %.2f machine, %.2f this "
-              "process (the rest: the database server and other load)\n",
-              machine_cores, own_cores);
+              "process (%s)\n",
+              machine_cores, own_cores,
+              is_server(args) ? "the rest: the database server and other load"
+                              : "SQLite runs in this process");
 
   // 4. Latency, open loop: jobs scheduled at a fixed rate whether or not
   // earlier ones have started, from just before the schedule call to the
@@ -809,11 +890,17 @@ int run_bench(const bench_args& args) {
               "(%zu samples)\n",
               percentile(idle, 0.5), percentile(idle, 0.99), idle.size());
   rt.stop();
-  std::printf("\nsummary (%s): end to end %.0f jobs/s (drain) = %.2fx the "
-              "raw floor (%.0f jobs/s), %.2fx the job store alone (%.0f "
-              "jobs/s); open-loop start latency p50 %.2f ms, p99 %.2f ms; "
-              "idle p50 %.2f ms, p99 %.2f ms\n",
-              args.store.c_str(), e2e_rate, e2e_rate / floor_rate, floor_rate,
+  std::string vs_floor;
+  if (floor_rate > 0) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%.2fx the raw floor (%.0f jobs/s), ",
+                  e2e_rate / floor_rate, floor_rate);
+    vs_floor = buf;
+  }
+  std::printf("\nsummary (%s): end to end %.0f jobs/s (drain) = %s%.2fx the "
+              "job store alone (%.0f jobs/s); open-loop start latency p50 "
+              "%.2f ms, p99 %.2f ms; idle p50 %.2f ms, p99 %.2f ms\n",
+              args.store.c_str(), e2e_rate, vs_floor.c_str(),
               e2e_rate / *store_rate, *store_rate, percentile(open_loop, 0.5),
               percentile(open_loop, 0.99), percentile(idle, 0.5),
               percentile(idle, 0.99));

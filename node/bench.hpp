@@ -10,10 +10,11 @@ struct bench_args {
   uint32_t latency_samples = 200;
   uint32_t parallelism = 2;
   uint32_t batch_size = 1000;
-  /// `sqlite` or `postgres`.
+  /// `sqlite`, `postgres` or `mysql`.
   std::string store = "sqlite";
-  /// PostgreSQL: a libpq connection string to a throwaway database. The
-  /// bench creates tables prefixed `jmbench_` and drops them at the end.
+  /// Server stores: the connection string of a throwaway database (MySQL:
+  /// `mysql://user[:password]@host[:port]/db`). The bench creates tables
+  /// prefixed `jmbench_` and drops them at the end.
   std::string url;
   /// The open-loop latency run: jobs per second and for how long (0 skips
   /// it).

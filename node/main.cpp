@@ -501,10 +501,11 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1, 256));
   bench->add_option("--batch-size", bargs.batch_size, "bucket batch size")
     ->check(CLI::Range(1, 10000));
-  bench->add_option("--store", bargs.store, "sqlite (default) or postgres")
-    ->check(CLI::IsMember({"sqlite", "postgres"}));
+  bench
+    ->add_option("--store", bargs.store, "sqlite (default), postgres or mysql")
+    ->check(CLI::IsMember({"sqlite", "postgres", "mysql"}));
   bench->add_option("--url", bargs.url,
-                    "PostgreSQL: libpq connection string of a throwaway "
+                    "server stores: connection string of a throwaway "
                     "database (tables jmbench_*, dropped at the end)");
   bench
     ->add_option("--latency-rate", bargs.latency_rate,
