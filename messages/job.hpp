@@ -138,6 +138,8 @@ struct job_filter {
   /// Only jobs whose metadata holds each of these entries (same type and
   /// value).
   value_map metadata;
+  /// At most this many; 0 means no limit (the master's front door caps
+  /// requests at 10000).
   uint32_t limit = 100;
 };
 

@@ -74,7 +74,8 @@ public:
   /// The job, or nullopt when no job has this id.
   virtual caf::expected<std::optional<job>> get_job(const job_id& id) = 0;
 
-  /// Jobs matching the filter, ordered by scheduled time, then id.
+  /// Jobs matching the filter, ordered by scheduled time, then id; a limit
+  /// of 0 means all of them.
   virtual caf::expected<std::vector<job>> list_jobs(const job_filter& f) = 0;
 
   /// A job's attempts, oldest first.
