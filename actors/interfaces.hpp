@@ -157,6 +157,16 @@ struct plan_request {
   std::set<schedule_id> skip;
 };
 
+/// What `schedules show` needs, gathered by the STORE actor (the search
+/// of upcoming occurrences may take a while; the master must not).
+struct schedule_detail_request {
+  schedule_id id;
+  /// Its jobs due from here on are listed (the newest 20).
+  timestamp jobs_since;
+  /// The schedule's next occurrences (see actors/planner.hpp).
+  std::function<std::vector<timestamp>(const recurring_schedule&)> upcoming;
+};
+
 struct plan_summary {
   uint64_t schedules = 0;
   uint64_t jobs_added = 0;
@@ -199,6 +209,9 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::sched_add, recurring_schedule>::with<bool>,
   // Reads one schedule.
   caf::replies_to<atom::sched_get, schedule_id>::with<maybe_schedule>,
+  // A schedule with its latest jobs and next occurrences;
+  // ec::unknown_schedule when absent.
+  caf::replies_to<atom::detail, schedule_detail_request>::with<schedule_detail>,
   // Lists schedules matching a filter.
   caf::replies_to<atom::sched_ls, schedule_filter>::with<schedule_list>,
   // Fenced write of a schedule plus the jobs it planned.
@@ -309,6 +322,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::schedule_write)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::schedule_written)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::name_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::plan_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::schedule_detail_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::schedule_detail)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::plan_summary)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::recurring_schedule)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jm::schedule_filter)

@@ -493,27 +493,16 @@ void run_schedule_now(self_ptr self, schedule_id id, reply_promise rp) {
 }
 
 void show_schedule(self_ptr self, schedule_id id, reply_promise rp) {
-  with_schedule(self, id, rp, [self, id, rp](recurring_schedule& x) mutable {
-    job_filter f;
-    f.schedule_id = id;
-    // Its jobs of the last day; the newest 20 are shown.
-    f.scheduled_from = now() - std::chrono::hours{24};
-    f.limit = 0;
-    auto detail = std::make_shared<schedule_detail>();
-    detail->upcoming = upcoming_occurrences(x, now(), self->state.cfg, 5);
-    detail->schedule = std::move(x);
-    self->request(self->state.store, caf::infinite, atom::list_v, f)
-      .then(
-        [rp, detail](job_list& xs) mutable {
-          auto& jobs = xs.jobs;
-          auto first = jobs.size() > 20 ? jobs.end() - 20 : jobs.begin();
-          detail->jobs.assign(std::make_move_iterator(first),
-                              std::make_move_iterator(jobs.end()));
-          std::reverse(detail->jobs.begin(), detail->jobs.end());
-          deliver(rp, reply{std::move(*detail)});
-        },
-        [rp](const caf::error& err) mutable { deliver_error(rp, err); });
-  });
+  schedule_detail_request req;
+  req.id = id;
+  // Its jobs of the last day; the store keeps the newest 20.
+  req.jobs_since = now() - std::chrono::hours{24};
+  req.upcoming = [cfg = self->state.shared_cfg](const recurring_schedule& x) {
+    return upcoming_occurrences(x, now(), *cfg, 5);
+  };
+  relay<schedule_detail>(
+    self, rp, atom::detail_v, std::move(req),
+    [](schedule_detail& d) { return reply{std::move(d)}; });
 }
 
 // Writes the static schedules of this node's code to the store (created or

@@ -6,6 +6,9 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <iterator>
+
 #include <spdlog/spdlog.h>
 
 namespace jm {
@@ -102,6 +105,31 @@ store(store_actor::stateful_pointer<store_state> self,
       if (!x)
         return x.error();
       return maybe_schedule{std::move(*x)};
+    },
+    [&s](atom::detail,
+         const schedule_detail_request& req) -> caf::result<schedule_detail> {
+      auto x = s.db->get_schedule(req.id);
+      if (!x)
+        return x.error();
+      if (!*x)
+        return make_error(ec::unknown_schedule,
+                          "no schedule with id " + to_string(req.id));
+      job_filter f;
+      f.schedule_id = req.id;
+      f.scheduled_from = req.jobs_since;
+      f.limit = 0;
+      auto jobs = s.db->list_jobs(f);
+      if (!jobs)
+        return jobs.error();
+      schedule_detail result;
+      // Newest first, at most 20.
+      auto first = jobs->size() > 20 ? jobs->end() - 20 : jobs->begin();
+      result.jobs.assign(std::make_move_iterator(first),
+                         std::make_move_iterator(jobs->end()));
+      std::reverse(result.jobs.begin(), result.jobs.end());
+      result.upcoming = req.upcoming(**x);
+      result.schedule = std::move(**x);
+      return result;
     },
     [&s](atom::sched_ls,
          const schedule_filter& f) -> caf::result<schedule_list> {

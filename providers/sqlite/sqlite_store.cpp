@@ -1099,6 +1099,34 @@ caf::error quarantine(impl& d, std::string_view op,
   return {};
 }
 
+// Reads the jobs a statement selects, inside the caller's transaction;
+// rows that do not decode are set aside (quarantine) instead of returned.
+caf::error read_or_set_aside(impl& d, sqlite3_stmt* s, std::string_view op,
+                             std::vector<job>& out) {
+  std::vector<corrupt_row> bad;
+  if (auto err = read_jobs_tolerant(d, s, op, out, bad))
+    return err;
+  sqlite3_reset(s);
+  return quarantine(d, op, bad);
+}
+
+// Inserts one attempt of job `id` with the prepared sql_insert_attempt.
+caf::error insert_attempt(impl& d, sqlite3_stmt* ins, const job_id& id,
+                          const attempt& a, std::string_view op) {
+  binder b{ins};
+  b.blob(1, id);
+  b.text(2, a.worker_id);
+  b.timestamp(3, a.started_at);
+  b.timestamp(4, a.ended_at);
+  b.i64(5, static_cast<int64_t>(a.outcome));
+  b.text(6, a.error);
+  if (b.rc != SQLITE_OK) {
+    sqlite3_reset(ins);
+    return bind_failed(d, op, b.rc);
+  }
+  return d.run(ins, op);
+}
+
 // Records `lost` attempts for the processing jobs selected by `sql`, keyed
 // by a node or bucket id (?1), at `now` (?2), with the reason `why` (?3).
 caf::error insert_lost_attempts(impl& d, std::string_view op, const char* sql,
@@ -1143,11 +1171,7 @@ caf::error evacuate_node(impl& d, std::string_view op, std::string_view node_id,
     b.text(1, node_id);
     if (b.rc != SQLITE_OK)
       return bind_failed(d, op, b.rc);
-    std::vector<corrupt_row> bad;
-    if (auto err = read_jobs_tolerant(d, *rescue, op, rescued, bad))
-      return err;
-    sqlite3_reset(*rescue);
-    if (auto err = quarantine(d, op, bad))
+    if (auto err = read_or_set_aside(d, *rescue, op, rescued))
       return err;
   }
   for (auto sql : {sql_delete_node_buckets, sql_delete_node}) {
@@ -1202,22 +1226,9 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
       return err;
     auto applied = sqlite3_changes(d.db) > 0;
     result.push_back(applied);
-    if (applied && w.attempt) {
-      auto& a = *w.attempt;
-      binder ab{*ins};
-      ab.blob(1, w.job.id);
-      ab.text(2, a.worker_id);
-      ab.timestamp(3, a.started_at);
-      ab.timestamp(4, a.ended_at);
-      ab.i64(5, static_cast<int64_t>(a.outcome));
-      ab.text(6, a.error);
-      if (ab.rc != SQLITE_OK) {
-        sqlite3_reset(*ins);
-        return bind_failed(d, op, ab.rc);
-      }
-      if (auto err = d.run(*ins, op))
+    if (applied && w.attempt)
+      if (auto err = insert_attempt(d, *ins, w.job.id, *w.attempt, op))
         return err;
-    }
   }
   if (auto err = tx.commit(op))
     return err;
@@ -1292,11 +1303,7 @@ caf::error claim_exclusive(impl& d, std::string_view bucket_id,
     b.i64(3, limit);
     if (b.rc != SQLITE_OK)
       return bind_failed(d, op, b.rc);
-    std::vector<corrupt_row> bad;
-    if (auto err = read_jobs_tolerant(d, *sel, op, candidates, bad))
-      return err;
-    sqlite3_reset(*sel);
-    if (auto err = quarantine(d, op, bad))
+    if (auto err = read_or_set_aside(d, *sel, op, candidates))
       return err;
   }
   if (candidates.empty())
@@ -1349,18 +1356,11 @@ caf::error claim_exclusive(impl& d, std::string_view bucket_id,
       auto why = "skipped: an earlier run of schedule "
                  + to_string(*x.recurring_schedule_id)
                  + " was still queued or processing (overlap policy skip)";
-      binder ab{*note};
-      ab.blob(1, x.id);
-      ab.text(2, "");
-      ab.timestamp(3, t);
-      ab.timestamp(4, t);
-      ab.i64(5, static_cast<int64_t>(attempt_outcome::skipped));
-      ab.text(6, why);
-      if (ab.rc != SQLITE_OK) {
-        sqlite3_reset(*note);
-        return bind_failed(d, op, ab.rc);
-      }
-      if (auto err = d.run(*note, op))
+      attempt skipped;
+      skipped.started_at = skipped.ended_at = t;
+      skipped.outcome = attempt_outcome::skipped;
+      skipped.error = why;
+      if (auto err = insert_attempt(d, *note, x.id, skipped, op))
         return err;
       continue;
     }
@@ -1646,11 +1646,7 @@ sqlite_store::assign_held_jobs(timestamp horizon, uint32_t limit,
       b.i64(2, limit);
       if (b.rc != SQLITE_OK)
         return bind_failed(d, op, b.rc);
-      std::vector<corrupt_row> bad;
-      if (auto err = read_jobs_tolerant(d, *sel, op, held, bad))
-        return err;
-      sqlite3_reset(*sel);
-      if (auto err = quarantine(d, op, bad))
+      if (auto err = read_or_set_aside(d, *sel, op, held))
         return err;
     }
     for (auto& x : held) {
@@ -2238,11 +2234,7 @@ sqlite_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
       if (b.rc != SQLITE_OK)
         return bind_failed(d, op, b.rc);
       result.reserve(limit);
-      std::vector<corrupt_row> bad;
-      if (auto err = read_jobs_tolerant(d, *s, op, result, bad))
-        return err;
-      sqlite3_reset(*s);
-      if (auto err = quarantine(d, op, bad))
+      if (auto err = read_or_set_aside(d, *s, op, result))
         return err;
     }
     // The first statement took every due job but the overlap-guarded ones

@@ -360,6 +360,7 @@ struct fake_store {
   endpoint<no_args, uint64_t> sweep;
   endpoint<recurring_schedule, bool> sched_add;
   endpoint<schedule_id, maybe_schedule> sched_get;
+  endpoint<schedule_detail_request, schedule_detail> sched_detail;
   endpoint<schedule_filter, schedule_list> sched_ls;
   endpoint<schedule_write, schedule_written> sched_set;
   endpoint<schedule_list, schedule_list> statics;
@@ -417,6 +418,8 @@ fake_store_actor(std::shared_ptr<fake_store> f) {
     [f](atom::sched_get, const schedule_id& x) -> caf::result<maybe_schedule> {
       return f->sched_get.answer(x);
     },
+    [f](atom::detail, const schedule_detail_request& x)
+      -> caf::result<schedule_detail> { return f->sched_detail.answer(x); },
     [f](atom::sched_ls, const schedule_filter& x)
       -> caf::result<schedule_list> { return f->sched_ls.answer(x); },
     [f](atom::sched_set, const schedule_write& x)
