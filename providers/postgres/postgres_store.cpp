@@ -2,6 +2,7 @@
 
 #include "messages/codec.hpp"
 #include "messages/error.hpp"
+#include "providers/common.hpp"
 
 #include <libpq-fe.h>
 
@@ -500,13 +501,14 @@ caf::error bad_job(const job_id& id, std::string what) {
   return malformed("job " + to_string(id) + ": " + std::move(what));
 }
 
+constexpr std::string_view backend = "postgres";
+
 caf::error failure(std::string_view op, std::string_view what) {
-  return make_error(ec::store_failure,
-                    "postgres: " + std::string{op} + ": " + std::string{what});
+  return store_common::failure(backend, op, what);
 }
 
 caf::error invalid(std::string text) {
-  return make_error(ec::invalid_argument, "postgres: " + std::move(text));
+  return store_common::invalid(backend, std::move(text));
 }
 
 /// libpq's messages end with a newline and may span lines; one line here.
@@ -521,88 +523,31 @@ std::string one_line(const char* msg) {
 
 template <class F>
 auto guarded(std::string_view op, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    return failure(op, e.what());
-  } catch (...) {
-    return failure(op, "unknown exception");
-  }
+  return store_common::guarded(backend, op, std::forward<F>(f));
 }
 
 // -- enum checks --------------------------------------------------------------
 
-bool in_range(int64_t x, int64_t lo, int64_t hi) {
-  return x >= lo && x <= hi;
-}
+using store_common::fits_int32;
+using store_common::in_range;
+using store_common::valid_outcome;
+using store_common::valid_priority;
+using store_common::valid_schedule_status;
+using store_common::valid_status;
 
-bool valid_status(int64_t x) {
-  return in_range(x, 1, 8);
-}
-
-bool valid_priority(int64_t x) {
-  return in_range(x, 1, num_priorities);
-}
-
-bool valid_outcome(int64_t x) {
-  return in_range(x, 1, 5);
-}
-
-bool valid_schedule_status(int64_t x) {
-  return in_range(x, 2, 5);
-}
-
-/// The ` AND status IN (...)` of a listing (sorted, without repeats); empty
-/// when the filter names no status.
 template <class Status>
 caf::expected<std::string> status_clause(const std::vector<Status>& xs,
                                          bool (*valid)(int64_t),
                                          std::string_view op) {
-  std::set<int64_t> ns;
-  for (auto x : xs) {
-    auto n = static_cast<int64_t>(x);
-    if (!valid(n))
-      return invalid(std::string{op} + ": invalid status " + std::to_string(n));
-    ns.insert(n);
-  }
-  std::string out;
-  for (auto n : ns)
-    out += (out.empty() ? " AND status IN (" : ", ") + std::to_string(n);
-  return out.empty() ? out : out + ")";
+  return store_common::status_clause(backend, xs, valid, op);
 }
 
-/// Rejects jobs that would be written as rows that cannot be read back.
 caf::error check_job(const job& x) {
-  auto what = [&x]() -> std::string {
-    if (!valid_status(static_cast<int64_t>(x.status)))
-      return "invalid status " + std::to_string(static_cast<int>(x.status));
-    if (!valid_priority(static_cast<int64_t>(x.priority)))
-      return "invalid priority " + std::to_string(static_cast<int>(x.priority));
-    if (!in_range(static_cast<int64_t>(x.source), 1, 3))
-      return "invalid trigger source "
-             + std::to_string(static_cast<int>(x.source));
-    return {};
-  }();
-  if (what.empty())
-    return {};
-  return invalid("job " + to_string(x.id) + ": " + what);
+  return store_common::check_job(backend, x);
 }
 
 caf::error check_schedule(const recurring_schedule& x) {
-  auto& spec = x.spec;
-  const char* what = nullptr;
-  if (!valid_schedule_status(static_cast<int64_t>(x.status)))
-    what = "invalid status";
-  else if (!in_range(static_cast<int64_t>(spec.catch_up), 1, 3))
-    what = "invalid catch-up policy";
-  else if (!in_range(static_cast<int64_t>(spec.overlap), 1, 2))
-    what = "invalid overlap policy";
-  else if (spec.priority
-           && !valid_priority(static_cast<int64_t>(*spec.priority)))
-    what = "invalid priority";
-  if (what == nullptr)
-    return {};
-  return invalid("schedule " + to_string(x.id) + ": " + what);
+  return store_common::check_schedule(backend, x);
 }
 
 // -- binary encoding ----------------------------------------------------------
@@ -894,11 +839,6 @@ struct row {
   }
 };
 
-bool fits_int32(int64_t x) {
-  return in_range(x, std::numeric_limits<int32_t>::min(),
-                  std::numeric_limits<int32_t>::max());
-}
-
 /// Reads a job from columns 0 .. 19 (JM_JOB_COLUMNS).
 caf::expected<job> read_job(const row& r) {
   job x;
@@ -1122,11 +1062,7 @@ int64_t saturating_add(int64_t x, int64_t y) {
                : std::numeric_limits<int64_t>::min();
 }
 
-bool earlier(const job& x, const job& y) {
-  if (x.scheduled_at != y.scheduled_at)
-    return x.scheduled_at < y.scheduled_at;
-  return x.id < y.id;
-}
+using store_common::earlier;
 
 void ignore_notice(void*, const char*) {
   // CREATE ... IF NOT EXISTS and friends send notices; libpq would print
