@@ -306,8 +306,11 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
                        : std::string{" - no retries left"});
       s.in_flight.erase(i);
       buffer_write(self, std::move(w));
+      // Capacity freed is no news about the store: a claim in flight
+      // already asks for it. Marking it for a repeat would chain claims of
+      // a few rows each, one per finished job, and crowd out the writes.
       auto busy = s.in_flight.size();
-      if (s.more_due && busy <= s.cfg.batch_size / 2)
+      if (s.more_due && !s.claiming && busy <= s.cfg.batch_size / 2)
         try_claim(self);
       check_drained(self);
     },
