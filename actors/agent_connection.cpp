@@ -11,8 +11,8 @@ agent_connection_actor::behavior_type agent_connection(
   auto& s = self->state;
   return {
     [&s](atom::claim, const claim_request& req) -> caf::result<job_list> {
-      auto xs = s.db->claim_bucket_jobs(req.bucket_id, req.due_by, req.limit,
-                                        req.grace);
+      auto xs = s.db->claim_bucket_jobs(req.bucket_id, req.adopt, req.due_by,
+                                        req.limit, req.grace);
       if (!xs)
         return xs.error();
       return job_list{std::move(*xs)};

@@ -15,6 +15,7 @@ using self_ptr = bucket_actor::stateful_pointer<bucket_state>;
 
 void flush(self_ptr self);
 void try_claim(self_ptr self);
+void wake(self_ptr self, const std::vector<timestamp>& due);
 
 // Replies to drains once nothing of this bucket is in flight or unwritten.
 void check_drained(self_ptr self) {
@@ -69,14 +70,22 @@ void flush(self_ptr self) {
       [self, copy](const write_flags& flags) {
         auto& s = self->state;
         s.flushing = false;
+        std::vector<timestamp> retries;
         for (size_t i = 0; i < flags.applied.size(); ++i) {
+          auto& x = copy->writes[i].job;
           if (!flags.applied[i]) {
             // Somebody else owns the job now (rescued, cancelled): drop it.
             spdlog::debug("bucket {}: write for job {} lost its fence",
-                          s.cfg.record.bucket_id,
-                          to_string(copy->writes[i].job.id));
+                          s.cfg.record.bucket_id, to_string(x.id));
+          } else if (x.status == job_status::held_on_master) {
+            retries.push_back(
+              std::chrono::ceil<std::chrono::milliseconds>(x.scheduled_at));
           }
         }
+        // A retry is held, and due jobs are adopted by claims rather than
+        // assigned: look for it when it is due, not at the next poll.
+        if (!retries.empty() && !s.draining)
+          wake(self, retries);
         if (!s.pending.empty())
           flush(self);
         check_drained(self);
@@ -162,6 +171,9 @@ void try_claim(self_ptr self) {
   auto free = s.cfg.batch_size - busy;
   s.claiming = true;
   claim_request req{s.cfg.record.bucket_id, now(), free, s.cfg.claim_lease};
+  if (s.cfg.adopt_held)
+    req.adopt = held_route{s.cfg.record.worker_id, s.cfg.record.priority,
+                           s.cfg.record.lane};
   self->request(s.agent, caf::infinite, atom::claim_v, std::move(req))
     .then(
       [self, free](job_list& xs) {

@@ -30,6 +30,10 @@ struct bucket_config {
   duration claim_lease = std::chrono::hours{24};
   /// A running job's deadline: start + timeout + this.
   duration deadline_grace = std::chrono::minutes{1};
+  /// Claims adopt the due held jobs of the bucket's route (the master only
+  /// places jobs ahead of time). Only where the agent store is the master
+  /// store, and only in an active cluster: nothing runs in the others.
+  bool adopt_held = true;
 };
 
 struct bucket_state {

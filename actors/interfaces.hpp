@@ -91,9 +91,13 @@ struct claim_request {
   timestamp due_by;
   uint32_t limit = 0;
   duration grace{};
+  /// The due held jobs the bucket adopts (its route), if any.
+  std::optional<held_route> adopt;
 };
 
 struct assign_request {
+  /// Held jobs due after this and by `horizon`.
+  timestamp after;
   timestamp horizon;
   uint32_t limit = 0;
   std::vector<bucket_record> buckets;

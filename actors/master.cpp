@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 namespace jm {
@@ -76,7 +77,10 @@ void assign(self_ptr self) {
     return;
   s.assigning = true;
   assign_request req;
-  req.horizon = now() + s.cfg.cluster.transient_threshold;
+  // Jobs already due are left to the claims of their buckets, which adopt
+  // them with one write: the master places only those due later.
+  req.after = now();
+  req.horizon = req.after + s.cfg.cluster.transient_threshold;
   req.limit = s.cfg.assign_batch;
   req.buckets = attached_records(s);
   self->request(s.store, caf::infinite, atom::assign_v, std::move(req))
@@ -98,6 +102,30 @@ void assign(self_ptr self) {
       });
 }
 
+// After events that may leave held jobs due now (a rescue, a sweep, a
+// reschedule, planned catch-up runs, a bucket attached while jobs were
+// being inserted): the look-ahead for the later ones, and the buckets adopt
+// the due ones at once rather than at their next poll. With `held`, only
+// the buckets of the routes of its due held jobs; without, all of them.
+void look_for_held(self_ptr self, const std::vector<job>* held = nullptr) {
+  auto& s = self->state;
+  if (s.cfg.cluster.mode != cluster_mode::active)
+    return;
+  assign(self);
+  auto t = now();
+  auto adopts = [&](const bucket_record& b) {
+    return held == nullptr
+           || std::any_of(held->begin(), held->end(), [&](const job& x) {
+                return x.status == job_status::held_on_master
+                       && x.scheduled_at <= t && x.priority == b.priority
+                       && x.lane == b.lane;
+              });
+  };
+  for (auto& [id, b] : s.buckets)
+    if (adopts(b.record))
+      self->send(b.handle, atom::wake_v, wake_up{{t}});
+}
+
 void rescue(self_ptr self) {
   auto& s = self->state;
   if (s.rescuing)
@@ -110,7 +138,7 @@ void rescue(self_ptr self) {
         if (!xs.jobs.empty()) {
           spdlog::warn("master: took back {} jobs of dead nodes",
                        xs.jobs.size());
-          assign(self);
+          look_for_held(self, &xs.jobs);
         }
         self->request(self->state.store, caf::infinite, atom::sweep_v)
           .then(
@@ -118,7 +146,7 @@ void rescue(self_ptr self) {
               self->state.rescuing = false;
               if (n > 0) {
                 spdlog::warn("master: {} jobs passed their deadline", n);
-                assign(self);
+                look_for_held(self);
               }
             },
             [self](const caf::error& err) {
@@ -171,7 +199,7 @@ void insert_jobs(self_ptr self, std::vector<job> jobs, reply_promise rp) {
         for (auto& x : jobs->jobs) {
           if (x.status == job_status::held_on_master
               && x.scheduled_at <= horizon) {
-            assign(self);
+            look_for_held(self, &jobs->jobs);
             break;
           }
         }
@@ -235,7 +263,7 @@ void update_job(self_ptr self, job_id id,
             [self, id, change, rp, tries_left](const write_flags& f) mutable {
               if (!f.applied.empty() && f.applied[0]) {
                 spdlog::info("job {} changed by request", to_string(id));
-                assign(self);
+                look_for_held(self);
                 return deliver(rp, reply{done_reply{}});
               }
               if (tries_left <= 1)
@@ -340,7 +368,7 @@ void plan(self_ptr self) {
                        "occurrences",
                        r.dropped);
         if (r.jobs_added > 0)
-          assign(self);
+          look_for_held(self);
         // A full round: more schedules may be due.
         if (r.schedules + r.failed.size() >= s.cfg.plan_batch)
           plan(self);

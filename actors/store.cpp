@@ -55,8 +55,8 @@ store(store_actor::stateful_pointer<store_state> self,
     },
     [&s](atom::assign, const assign_request& req) -> caf::result<job_list> {
       random_router router{req.buckets};
-      auto xs
-        = s.db->assign_held_jobs(req.horizon, req.limit, std::ref(router));
+      auto xs = s.db->assign_held_jobs(req.after, req.horizon, req.limit,
+                                       std::ref(router));
       if (!xs)
         return xs.error();
       return job_list{std::move(*xs)};

@@ -208,8 +208,8 @@ caf::expected<double> raw_store_rate(const store_config& cfg, uint64_t n,
       xs.push_back(make_bench_job(t, "raw"));
     if (auto err = db->master->insert_jobs(xs))
       return err;
-    auto claimed = db->agent->claim_bucket_jobs("raw", now(), count,
-                                                std::chrono::minutes{1});
+    auto claimed = db->agent->claim_bucket_jobs("raw", std::nullopt, now(),
+                                                count, std::chrono::minutes{1});
     if (!claimed)
       return claimed.error();
     std::vector<job_write> writes;

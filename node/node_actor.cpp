@@ -31,6 +31,7 @@ worker_settings make_worker_settings(const node_settings& s,
   ws.worker = w;
   ws.node_id = s.self.node_id;
   ws.bucket_template.retry = s.cluster.retry;
+  ws.bucket_template.adopt_held = s.cluster.mode == cluster_mode::active;
   ws.drain_grace = s.cluster.node.shutdown_grace;
   return ws;
 }

@@ -8,6 +8,7 @@
 #include "messages/error.hpp"
 #include "messages/job.hpp"
 #include "messages/schedule.hpp"
+#include "providers/store.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -167,6 +168,15 @@ inline int64_t claim_deadline(int64_t base, int64_t timeout_us) {
 }
 
 /// The order of claims and listings: due time, then id.
+/// A claimed job's placement: the claiming bucket, and its worker when the
+/// claim adopts held jobs (as the claim statements write it).
+inline void take_placement(job& x, std::string_view bucket_id,
+                           const std::optional<held_route>& adopt) {
+  x.bucket_id = bucket_id;
+  if (adopt)
+    x.worker_id = adopt->worker_id;
+}
+
 inline bool earlier(const job& x, const job& y) {
   if (x.scheduled_at != y.scheduled_at)
     return x.scheduled_at < y.scheduled_at;

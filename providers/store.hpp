@@ -38,6 +38,16 @@ struct bucket_record {
   std::string lane;
 };
 
+/// The held jobs a bucket adopts in its claims: the due ones of its priority
+/// and lane, exactly those the master would route to it. Taking them in the
+/// claim saves the master's assignment write on the hot path.
+struct held_route {
+  std::string worker_id;
+  jm::priority priority = priority::medium;
+  /// Empty: jobs without a lane.
+  std::string lane;
+};
+
 /// One fenced write of a job's new state.
 struct job_write {
   /// The complete new state. Its `version` is ignored: the store writes
@@ -88,12 +98,13 @@ public:
   virtual caf::expected<std::vector<bool>>
   write_jobs(const std::vector<job_write>& writes) = 0;
 
-  /// Look-ahead assignment: takes up to `limit` held jobs due by `horizon`
-  /// (earliest first), asks `route` for a bucket and moves each routed job to
-  /// `assigned_to_bucket` in that bucket (version + 1), in one transaction.
-  /// Returns the assigned jobs in their new state.
+  /// Look-ahead assignment: takes up to `limit` held jobs due after `after`
+  /// and by `horizon` (earliest first), asks `route` for a bucket and moves
+  /// each routed job to `assigned_to_bucket` in that bucket (version + 1), in
+  /// one transaction. Returns the assigned jobs in their new state. (Jobs
+  /// already due are left to the buckets' claims, which adopt them.)
   virtual caf::expected<std::vector<job>>
-  assign_held_jobs(timestamp horizon, uint32_t limit,
+  assign_held_jobs(timestamp after, timestamp horizon, uint32_t limit,
                    const bucket_router& route)
     = 0;
 
@@ -210,8 +221,11 @@ public:
   virtual ~agent_store() = default;
 
   /// Claims up to `limit` jobs assigned to `bucket_id` and due by `due_by`
-  /// (earliest first): each moves to `queued` with its process deadline set
-  /// to `due_by + job.timeout + grace` (version + 1), in one transaction.
+  /// (earliest first), then, when `adopt` is set and room is left, held jobs
+  /// of its route due by `due_by` (earliest first; they take the bucket's id
+  /// and worker): each moves to `queued` with its process deadline set to
+  /// `due_by + job.timeout + grace` (version + 1), in one transaction. Rows
+  /// that other claimers are taking are skipped, never waited for.
   /// Jobs without `skip_if_running` are claimed first; guarded ones fill
   /// what room is left (so a guarded job may wait for the next claim when
   /// ordinary due jobs fill the limit).
@@ -221,7 +235,8 @@ public:
   /// of outcome `skipped` instead. Claims of such jobs are serialised per
   /// schedule across connections, so two never run at once.
   virtual caf::expected<std::vector<job>>
-  claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
+  claim_bucket_jobs(std::string_view bucket_id,
+                    const std::optional<held_route>& adopt, timestamp due_by,
                     uint32_t limit, duration grace)
     = 0;
 

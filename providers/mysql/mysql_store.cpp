@@ -184,9 +184,15 @@ const std::vector<std::vector<const char*>> migrations = {
     // Retention of final schedules.
     " KEY {p}schedules_final (status, terminated_at))" JM_TABLE_OPTIONS,
   },
+  // 2: buckets adopt due held jobs of their route in their claims. (Run
+  // again after a cut-short migration, it meets ER_DUP_KEYNAME: done.)
+  {
+    "ALTER TABLE {p}jobs ADD INDEX {p}jobs_route"
+    " (status, priority, lane, skip_if_running, scheduled_at, id)",
+  },
 };
 
-constexpr int latest_schema_version = 1;
+const int latest_schema_version = static_cast<int>(migrations.size());
 
 /// Rows per multi-row statement, and the SQL size at which a chunk ends
 /// early (well below the server's default max_allowed_packet of 16 MiB).
@@ -1289,6 +1295,26 @@ caf::expected<uint64_t> insert_new_jobs(impl& d, const std::vector<job>& jobs,
   return added;
 }
 
+// Where a claim takes jobs from: an index and the condition it serves.
+struct claim_source {
+  const char* index;
+  std::string where;
+};
+
+std::vector<claim_source>
+claim_sources(std::string_view bucket_id,
+              const std::optional<held_route>& adopt) {
+  std::vector<claim_source> result;
+  result.push_back({"{p}jobs_bucket",
+                    "bucket_id = " + lit::text(bucket_id) + " AND status = 3"});
+  if (adopt)
+    result.push_back(
+      {"{p}jobs_route", "status = 2 AND priority = "
+                          + std::to_string(static_cast<int>(adopt->priority))
+                          + " AND lane = " + lit::text(adopt->lane)});
+  return result;
+}
+
 // Locks up to `limit` due jobs of a bucket, the overlap-guarded ones or the
 // others, earliest first, skipping rows other connections hold; appends
 // those that decode to `out` and sets aside the others. Two steps, because
@@ -1299,32 +1325,40 @@ caf::expected<uint64_t> insert_new_jobs(impl& d, const std::vector<job>& jobs,
 // exactly them. A row that changed meanwhile is re-checked by the locking
 // read; one another claimer of the same bucket took is skipped, and the
 // caller gets fewer jobs this time.
-caf::error lock_due(impl& d, std::string_view op, std::string_view bucket_id,
-                    timestamp due_by, uint32_t limit, bool guarded,
-                    std::vector<job>& out) {
+// Each source in turn while the limit leaves room: the bucket's own jobs,
+// then the held ones of its route when it adopts them.
+caf::error lock_due(impl& d, std::string_view op,
+                    const std::vector<claim_source>& sources, timestamp due_by,
+                    uint32_t limit, bool guarded, std::vector<job>& out) {
   auto where
-    = " AND status = 3 AND scheduled_at <= " + lit::ts(due_by)
+    = " AND scheduled_at <= " + lit::ts(due_by)
       + (guarded ? " AND skip_if_running" : " AND NOT skip_if_running");
-  auto ids
-    = query_ids(d,
-                expand("SELECT id FROM {p}jobs FORCE INDEX "
-                       "({p}jobs_bucket) WHERE bucket_id = ",
-                       d.prefix)
-                  + lit::text(bucket_id) + where
-                  + " ORDER BY scheduled_at, id LIMIT " + std::to_string(limit),
-                op);
-  if (!ids)
-    return ids.error();
-  if (ids->empty())
-    return {};
-  return read_jobs_tolerant(
-    d,
-    expand("SELECT " JM_JOB_COLUMNS " FROM {p}jobs FORCE INDEX (PRIMARY) "
-           "WHERE id IN ",
-           d.prefix)
-      + lit::id_list(*ids) + " AND bucket_id = " + lit::text(bucket_id) + where
-      + " ORDER BY scheduled_at, id FOR UPDATE SKIP LOCKED",
-    op, out);
+  auto first = out.size();
+  for (auto& src : sources) {
+    auto room = limit - static_cast<uint32_t>(out.size() - first);
+    if (room == 0)
+      break;
+    auto ids = query_ids(
+      d,
+      expand("SELECT id FROM {p}jobs FORCE INDEX (", d.prefix)
+        + expand(src.index, d.prefix) + ") WHERE " + src.where + where
+        + " ORDER BY scheduled_at, id LIMIT " + std::to_string(room),
+      op);
+    if (!ids)
+      return ids.error();
+    if (ids->empty())
+      continue;
+    if (auto err = read_jobs_tolerant(
+          d,
+          expand("SELECT " JM_JOB_COLUMNS " FROM {p}jobs FORCE INDEX "
+                 "(PRIMARY) WHERE id IN ",
+                 d.prefix)
+            + lit::id_list(*ids) + " AND " + src.where + where
+            + " ORDER BY scheduled_at, id FOR UPDATE SKIP LOCKED",
+          op, out))
+      return err;
+  }
+  return {};
 }
 
 /// The name of the user lock that serialises the overlap guard of one
@@ -1334,19 +1368,23 @@ std::string overlap_lock(const std::string& prefix, const schedule_id& id) {
   return prefix + "ov_" + hex.substr(2, 32);
 }
 
-// Claims the jobs `xs` (locked by the caller) with deadlines from `base`.
+// Claims the jobs `xs` (locked by the caller) for the bucket, with
+// deadlines from `base`; adopted ones take its worker.
 caf::error claim_rows(impl& d, std::string_view op, std::vector<job>& xs,
-                      int64_t base) {
+                      int64_t base, std::string_view bucket_id,
+                      const std::optional<held_route>& adopt) {
   if (xs.empty())
     return {};
-  auto n = d.exec(expand("UPDATE {p}jobs SET status = 6, ", d.prefix)
-                    + claim_deadline_sql(base)
-                    + ", version = version + 1 WHERE id IN "
-                    + lit::id_list(ids_of(xs)),
-                  op);
+  auto n = d.exec(
+    expand("UPDATE {p}jobs SET status = 6, ", d.prefix)
+      + claim_deadline_sql(base) + ", bucket_id = " + lit::text(bucket_id)
+      + (adopt ? ", worker_id = " + lit::text(adopt->worker_id) : std::string{})
+      + ", version = version + 1 WHERE id IN " + lit::id_list(ids_of(xs)),
+    op);
   if (!n)
     return n.error();
   for (auto& x : xs) {
+    sc::take_placement(x, bucket_id, adopt);
     x.status = job_status::queued;
     x.process_deadline
       = from_micros(sc::claim_deadline(base, x.timeout.count()));
@@ -1360,14 +1398,18 @@ caf::error claim_rows(impl& d, std::string_view op, std::vector<job>& xs,
 // unless a job of its schedule is queued or processing, or was claimed just
 // before in this call; then it is cancelled with a `skipped` attempt.
 caf::error claim_exclusive(impl& d, transaction& tx, std::string_view bucket_id,
+                           const std::optional<held_route>& adopt,
                            timestamp due_by, int64_t base, uint32_t limit,
                            std::vector<job>& claimed) {
   constexpr std::string_view op = "claim_bucket_jobs";
   std::vector<job> candidates;
-  if (auto err = lock_due(d, op, bucket_id, due_by, limit, true, candidates))
+  if (auto err = lock_due(d, op, claim_sources(bucket_id, adopt), due_by, limit,
+                          true, candidates))
     return err;
   if (candidates.empty())
     return {};
+  // The guard goes by due order across both sources.
+  std::sort(candidates.begin(), candidates.end(), sc::earlier);
   // One user lock per schedule, taken in id order so that two claims never
   // wait for each other in a cycle; held until the transaction ended, after
   // which the claimed run is visible to the next one to get the lock (READ
@@ -1416,7 +1458,7 @@ caf::error claim_exclusive(impl& d, transaction& tx, std::string_view bucket_id,
     return n.error();
   if (auto err = insert_attempts(d, op, notes))
     return err;
-  if (auto err = claim_rows(d, op, runs, base))
+  if (auto err = claim_rows(d, op, runs, base, bucket_id, adopt))
     return err;
   claimed.insert(claimed.end(), std::make_move_iterator(runs.begin()),
                  std::make_move_iterator(runs.end()));
@@ -1520,7 +1562,8 @@ caf::error mysql_store::migrate() {
         for (auto v = *current + 1; v <= latest_schema_version; ++v) {
           auto step = "migrate: version " + std::to_string(v);
           for (auto* s : migrations[v - 1])
-            if (auto n = d.exec_p(s, step); !n)
+            if (auto n = d.exec_p(s, step);
+                !n && !(d.connected() && mysql_errno(d.conn) == ER_DUP_KEYNAME))
               return n.error();
           if (auto n = d.exec_p("INSERT INTO {p}schema_version VALUES ("
                                   + std::to_string(v) + ", "
@@ -1651,8 +1694,8 @@ mysql_store::write_jobs(const std::vector<job_write>& writes) {
 }
 
 caf::expected<std::vector<job>>
-mysql_store::assign_held_jobs(timestamp horizon, uint32_t limit,
-                              const bucket_router& route) {
+mysql_store::assign_held_jobs(timestamp after, timestamp horizon,
+                              uint32_t limit, const bucket_router& route) {
   return call(
     *impl_, "assign_held_jobs",
     [&](impl& d, std::string_view op) -> caf::expected<std::vector<job>> {
@@ -1669,10 +1712,11 @@ mysql_store::assign_held_jobs(timestamp horizon, uint32_t limit,
             d,
             expand("SELECT " JM_JOB_COLUMNS " FROM {p}jobs FORCE INDEX "
                    "({p}jobs_status_sched) WHERE status = 2 "
-                   "AND scheduled_at <= ",
+                   "AND scheduled_at > ",
                    d.prefix)
-              + lit::ts(horizon) + " ORDER BY scheduled_at, id LIMIT "
-              + std::to_string(limit) + " FOR UPDATE SKIP LOCKED",
+              + lit::ts(after) + " AND scheduled_at <= " + lit::ts(horizon)
+              + " ORDER BY scheduled_at, id LIMIT " + std::to_string(limit)
+              + " FOR UPDATE SKIP LOCKED",
             op, held))
         return err;
       std::vector<std::string> rows;
@@ -2216,9 +2260,9 @@ caf::expected<uint64_t> mysql_store::purge(timestamp before, uint32_t limit) {
 
 // -- agent_store --------------------------------------------------------------
 
-caf::expected<std::vector<job>>
-mysql_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
-                               uint32_t limit, duration grace) {
+caf::expected<std::vector<job>> mysql_store::claim_bucket_jobs(
+  std::string_view bucket_id, const std::optional<held_route>& adopt,
+  timestamp due_by, uint32_t limit, duration grace) {
   return call(
     *impl_, "claim_bucket_jobs",
     [&](impl& d, std::string_view op) -> caf::expected<std::vector<job>> {
@@ -2231,15 +2275,16 @@ mysql_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
       auto base = sc::saturating_add(to_micros(due_by), grace.count());
       // Every due job but the overlap-guarded ones; rows another connection
       // is claiming are skipped, never waited for or taken twice.
-      if (auto err = lock_due(d, op, bucket_id, due_by, limit, false, result))
+      if (auto err = lock_due(d, op, claim_sources(bucket_id, adopt), due_by,
+                              limit, false, result))
         return err;
-      if (auto err = claim_rows(d, op, result, base))
+      if (auto err = claim_rows(d, op, result, base, bucket_id, adopt))
         return err;
       // The first statement took every due job but the overlap-guarded ones
       // unless it hit the limit; those come next, behind the guard.
       if (result.size() < limit)
         if (auto err = claim_exclusive(
-              d, tx, bucket_id, due_by, base,
+              d, tx, bucket_id, adopt, due_by, base,
               limit - static_cast<uint32_t>(result.size()), result))
           return err;
       if (auto err = tx.commit(op))

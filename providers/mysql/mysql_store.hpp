@@ -95,7 +95,7 @@ public:
   write_jobs(const std::vector<job_write>& writes) override;
 
   caf::expected<std::vector<job>>
-  assign_held_jobs(timestamp horizon, uint32_t limit,
+  assign_held_jobs(timestamp after, timestamp horizon, uint32_t limit,
                    const bucket_router& route) override;
 
   caf::expected<std::map<job_status, uint64_t>> count_by_status() override;
@@ -147,10 +147,10 @@ public:
 
   // -- agent_store ------------------------------------------------------------
 
-  caf::expected<std::vector<job>> claim_bucket_jobs(std::string_view bucket_id,
-                                                    timestamp due_by,
-                                                    uint32_t limit,
-                                                    duration grace) override;
+  caf::expected<std::vector<job>>
+  claim_bucket_jobs(std::string_view bucket_id,
+                    const std::optional<held_route>& adopt, timestamp due_by,
+                    uint32_t limit, duration grace) override;
 
   caf::expected<uint64_t> release_bucket_jobs(std::string_view bucket_id,
                                               timestamp now) override;

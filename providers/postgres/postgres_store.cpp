@@ -177,6 +177,10 @@ constexpr const char* migrations[] = {
   // Retention of final schedules.
   "CREATE INDEX IF NOT EXISTS {p}schedules_final"
   " ON {p}schedules (terminated_at) WHERE status IN (3, 5);",
+  // 2: buckets adopt due held jobs of their route in their claims.
+  "CREATE INDEX IF NOT EXISTS {p}jobs_route"
+  " ON {p}jobs (priority, lane, skip_if_running, scheduled_at, id)"
+  " WHERE status = 2;",
 };
 
 constexpr int latest_schema_version
@@ -250,10 +254,11 @@ constexpr statement sql_quarantine_job{
   "UPDATE {p}jobs SET status = 7, bucket_id = '', worker_id = '', "
   "process_deadline = NULL, version = version + 1 WHERE id = $1"};
 
+// Held jobs due after $3 and by $1, $2 at most.
 constexpr statement sql_select_held{
   "select_held", "SELECT " JM_JOB_COLUMNS " FROM {p}jobs WHERE status = 2 "
-                 "AND scheduled_at <= $1 ORDER BY scheduled_at, id LIMIT $2 "
-                 "FOR UPDATE SKIP LOCKED"};
+                 "AND scheduled_at > $3 AND scheduled_at <= $1 "
+                 "ORDER BY scheduled_at, id LIMIT $2 FOR UPDATE SKIP LOCKED"};
 
 constexpr statement sql_assign_jobs{
   "assign_jobs",
@@ -350,34 +355,53 @@ constexpr statement sql_sweep_deadlines{
   "WHERE process_deadline IS NOT NULL AND process_deadline < $1 "
   "AND status IN " JM_LIVE_PLACED};
 
-// Every due job but the overlap-guarded ones; $3 = due_by + grace, $5 = the
-// room above it, $4 = limit. One statement, committed on its own: the hot
-// path of a busy bucket costs one round trip and one commit. The last
-// column, `more`, says whether overlap-guarded jobs are due too (asked only
-// when the limit left room: the scan walks the bucket's due jobs); a claim
-// that took nothing still returns one row, with a NULL id.
+// The due held jobs of a route: $P = priority (NULL: none), $L = lane.
+#define JM_DUE_HELD(P, L)                                                      \
+  "status = 2 AND priority = " P " AND lane = " L " AND scheduled_at <= $2"
+
+// Every due job but the overlap-guarded ones: the bucket's ($1), then held
+// ones of its route ($6 = priority, NULL when it adopts none, $7 = lane;
+// they take the worker $8) while the limit $4 leaves room; $3 = due_by +
+// grace, $5 = the room above it. One statement, committed on its own: the
+// hot path of a busy bucket costs one round trip and one commit, and a held
+// job one write. The last column, `more`, says whether overlap-guarded jobs
+// are due too (asked only when the limit left room: the scans walk the due
+// jobs); a claim that took nothing still returns one row, with a NULL id.
 constexpr statement sql_claim{
   "claim",
   // A CTE with FOR UPDATE is evaluated once; `id IN (subquery)` may be
-  // evaluated again per outer row and then exceeds its LIMIT.
-  "WITH c AS (SELECT id FROM {p}jobs WHERE bucket_id = $1 AND status = 3 "
+  // evaluated again per outer row and then exceeds its LIMIT. FOR UPDATE is
+  // not allowed under UNION, hence two CTEs; the second is not scanned at
+  // all when the first filled the limit.
+  "WITH c1 AS (SELECT id FROM {p}jobs WHERE bucket_id = $1 AND status = 3 "
   "AND scheduled_at <= $2 AND NOT skip_if_running ORDER BY scheduled_at, id "
   "LIMIT $4 FOR UPDATE SKIP LOCKED), "
-  "u AS (UPDATE {p}jobs j SET status = 6, " JM_CLAIM_DEADLINE(
-    "$3", "$5") ", version = j.version + 1 FROM c WHERE j.id = c.id "
-                "RETURNING " JM_J_COLUMNS ") "
-                "SELECT u.*, x.more FROM (SELECT CASE WHEN (SELECT count(*) "
-                "FROM u) < $4 THEN EXISTS (SELECT 1 FROM {p}jobs WHERE "
-                "bucket_id = $1 AND status = 3 AND scheduled_at <= $2 AND "
-                "skip_if_running) ELSE false END AS more) x LEFT JOIN u ON "
-                "true"};
+  "c2 AS (SELECT id FROM {p}jobs WHERE " JM_DUE_HELD(
+    "$6", "$7") " AND NOT skip_if_running ORDER BY scheduled_at, id LIMIT "
+                "$4 - (SELECT count(*) FROM c1) FOR UPDATE SKIP LOCKED), "
+                "u AS (UPDATE {p}jobs j SET status = 6, " JM_CLAIM_DEADLINE(
+                  "$3", "$5") ", bucket_id = $1, worker_id = COALESCE($8, "
+                              "j.worker_id), version = j.version + 1 FROM "
+                              "(SELECT id FROM c1 UNION ALL SELECT id FROM "
+                              "c2) c WHERE j.id = c.id RETURNING " JM_J_COLUMNS
+                              ") SELECT u.*, x.more FROM (SELECT CASE WHEN "
+                              "(SELECT count(*) FROM u) < $4 THEN EXISTS "
+                              "(SELECT 1 FROM {p}jobs WHERE bucket_id = $1 "
+                              "AND status = 3 AND scheduled_at <= $2 AND "
+                              "skip_if_running) OR EXISTS (SELECT 1 FROM "
+                              "{p}jobs WHERE " JM_DUE_HELD(
+                                "$6", "$7") " AND skip_if_running) ELSE false "
+                                            "END AS more) x LEFT JOIN u ON "
+                                            "true"};
 
-// The overlap-guarded jobs of a claim, in due order; $3 = limit.
+// The overlap-guarded jobs of a claim, the bucket's ($1) and held ones of
+// its route ($4 = priority or NULL, $5 = lane), in due order; $3 = limit.
 constexpr statement sql_select_exclusive{
   "select_exclusive",
-  "SELECT " JM_JOB_COLUMNS " FROM {p}jobs WHERE bucket_id = $1 "
-  "AND status = 3 AND scheduled_at <= $2 AND skip_if_running "
-  "ORDER BY scheduled_at, id LIMIT $3 FOR UPDATE SKIP LOCKED"};
+  "SELECT " JM_JOB_COLUMNS " FROM {p}jobs WHERE ((bucket_id = $1 AND "
+  "status = 3 AND scheduled_at <= $2) OR (" JM_DUE_HELD(
+    "$4", "$5") ")) AND skip_if_running ORDER BY scheduled_at, id LIMIT $3 "
+                "FOR UPDATE SKIP LOCKED"};
 
 // Serialises the overlap guard of one schedule across connections until
 // the transaction ends.
@@ -389,16 +413,18 @@ constexpr statement sql_schedule_running{
   "schedule_running", "SELECT 1 FROM {p}jobs WHERE recurring_schedule_id = "
                       "$1 AND status IN (4, 6) LIMIT 1"};
 
-// Claims one job ($1) as sql_claim does ($2 = base, $3 = room).
+// Claims one job ($1) as sql_claim does ($2 = base, $3 = room, $4 = the
+// bucket, $5 = the worker of an adopted job or NULL).
 constexpr statement sql_claim_one{
   "claim_one", "UPDATE {p}jobs SET status = 6, " JM_CLAIM_DEADLINE(
-                 "$2", "$3") ", version = version + 1 WHERE id = $1 "
-                             "AND status = 3"};
+                 "$2", "$3") ", bucket_id = $4, worker_id = COALESCE($5, "
+                             "worker_id), version = version + 1 WHERE id = "
+                             "$1 AND status IN (2, 3)"};
 
 constexpr statement sql_skip_job{
   "skip_job", "UPDATE {p}jobs SET status = 8, bucket_id = '', worker_id = "
               "'', process_deadline = NULL, version = version + 1 "
-              "WHERE id = $1 AND status = 3"};
+              "WHERE id = $1 AND status IN (2, 3)"};
 
 // -- schedules --
 
@@ -530,6 +556,7 @@ auto guarded(std::string_view op, F&& f) -> decltype(f()) {
 
 using store_common::fits_int32;
 using store_common::in_range;
+using store_common::take_placement;
 using store_common::valid_outcome;
 using store_common::valid_priority;
 using store_common::valid_schedule_status;
@@ -1465,11 +1492,26 @@ read_schedules(const caf::expected<result>& r) {
   return read_all(*r, read_schedule);
 }
 
+// The route of the held jobs a claim adopts: priority (NULL: none), lane.
+void bind_route(params& p, const std::optional<held_route>& adopt) {
+  p.optional(adopt, oid_int8, [&](const held_route& x) {
+    p.i64(static_cast<int64_t>(x.priority));
+  });
+  p.text(adopt ? std::string_view{adopt->lane} : std::string_view{});
+}
+
+// The worker an adopted job takes (NULL: it keeps its own).
+void bind_worker(params& p, const std::optional<held_route>& adopt) {
+  p.optional(adopt, oid_text,
+             [&](const held_route& x) { p.text(x.worker_id); });
+}
+
 // The overlap guard of a claim, inside its transaction: each due job with
 // `skip_if_running` is claimed (appended to `claimed`, deadline from `base`)
 // unless a job of its schedule is queued or processing, or was claimed just
 // before in this call; then it is cancelled with a `skipped` attempt.
 caf::error claim_exclusive(impl& d, std::string_view bucket_id,
+                           const std::optional<held_route>& adopt,
                            timestamp due_by, int64_t base, uint32_t limit,
                            std::vector<job>& claimed) {
   constexpr std::string_view op = "claim_bucket_jobs";
@@ -1478,6 +1520,7 @@ caf::error claim_exclusive(impl& d, std::string_view bucket_id,
   sel.text(bucket_id);
   sel.ts(due_by);
   sel.i64(limit);
+  bind_route(sel, adopt);
   if (auto err
       = run_jobs_tolerant(d, sql_select_exclusive, sel, op, candidates))
     return err;
@@ -1529,10 +1572,13 @@ caf::error claim_exclusive(impl& d, std::string_view bucket_id,
     }
     p.i64(base);
     p.i64(room);
+    p.text(bucket_id);
+    bind_worker(p, adopt);
     if (auto r = d.run(sql_claim_one, p, op); !r)
       return r.error();
     if (x.recurring_schedule_id)
       started.insert(*x.recurring_schedule_id);
+    take_placement(x, bucket_id, adopt);
     x.status = job_status::queued;
     auto timeout = x.timeout.count();
     x.process_deadline = from_micros(timeout > room ? INT64_MAX
@@ -1788,8 +1834,8 @@ postgres_store::write_jobs(const std::vector<job_write>& writes) {
 }
 
 caf::expected<std::vector<job>>
-postgres_store::assign_held_jobs(timestamp horizon, uint32_t limit,
-                                 const bucket_router& route) {
+postgres_store::assign_held_jobs(timestamp after, timestamp horizon,
+                                 uint32_t limit, const bucket_router& route) {
   return call(
     *impl_, "assign_held_jobs",
     [&](impl& d, std::string_view op) -> caf::expected<std::vector<job>> {
@@ -1805,6 +1851,7 @@ postgres_store::assign_held_jobs(timestamp horizon, uint32_t limit,
       params sel;
       sel.ts(horizon);
       sel.i64(limit);
+      sel.ts(after);
       if (auto err = run_jobs_tolerant(d, sql_select_held, sel, op, held))
         return err;
       array_param ids{oid_uuid};
@@ -2258,9 +2305,9 @@ caf::expected<uint64_t> postgres_store::purge(timestamp before,
 
 // -- agent_store --------------------------------------------------------------
 
-caf::expected<std::vector<job>>
-postgres_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
-                                  uint32_t limit, duration grace) {
+caf::expected<std::vector<job>> postgres_store::claim_bucket_jobs(
+  std::string_view bucket_id, const std::optional<held_route>& adopt,
+  timestamp due_by, uint32_t limit, duration grace) {
   return call(
     *impl_, "claim_bucket_jobs",
     [&](impl& d, std::string_view op) -> caf::expected<std::vector<job>> {
@@ -2275,6 +2322,8 @@ postgres_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
       p.i64(limit);
       p.i64(base >= 0 ? std::numeric_limits<int64_t>::max() - base
                       : std::numeric_limits<int64_t>::max());
+      bind_route(p, adopt);
+      bind_worker(p, adopt);
       result.reserve(limit);
       auto r = d.run(sql_claim, p, op);
       if (!r)
@@ -2312,7 +2361,7 @@ postgres_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
           std::vector<job> guarded;
           if (more && result.size() < limit)
             if (auto err = claim_exclusive(
-                  d, bucket_id, due_by, base,
+                  d, bucket_id, adopt, due_by, base,
                   limit - static_cast<uint32_t>(result.size()), guarded))
               return err;
           if (auto err = tx.commit(op))

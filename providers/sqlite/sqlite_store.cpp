@@ -2,6 +2,7 @@
 
 #include "messages/codec.hpp"
 #include "messages/error.hpp"
+#include "providers/common.hpp"
 
 #include <sqlite3.h>
 
@@ -143,6 +144,10 @@ constexpr const char* migrations[] = {
   // Retention of final jobs.
   "CREATE INDEX IF NOT EXISTS jm_jobs_final"
   " ON jm_jobs (scheduled_at) WHERE status IN (5, 7, 8);",
+  // 3: buckets adopt due held jobs of their route in their claims.
+  "CREATE INDEX IF NOT EXISTS jm_jobs_route"
+  " ON jm_jobs (priority, lane, skip_if_running, scheduled_at, id)"
+  " WHERE status = 2;",
 };
 
 constexpr int latest_schema_version
@@ -188,9 +193,11 @@ constexpr const char* sql_quarantine_job
   = "UPDATE jm_jobs SET status = 7, bucket_id = '', worker_id = '', "
     "process_deadline = NULL, version = version + 1 WHERE id = ?1";
 
+// Held jobs due after ?3 and by ?1, ?2 at most.
 constexpr const char* sql_select_held
   = "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE status = 2 "
-    "AND scheduled_at <= ?1 ORDER BY scheduled_at, id LIMIT ?2";
+    "AND scheduled_at > ?3 AND scheduled_at <= ?1 "
+    "ORDER BY scheduled_at, id LIMIT ?2";
 
 constexpr const char* sql_assign_job
   = "UPDATE jm_jobs SET status = 3, bucket_id = ?2, worker_id = ?3, "
@@ -267,38 +274,53 @@ constexpr const char* sql_sweep_deadlines
     "version = version + 1 WHERE process_deadline IS NOT NULL "
     "AND process_deadline < ?1 AND status IN " JM_LIVE_PLACED;
 
+// The due held jobs of a route: P = priority (NULL: none), L = lane.
+#define JM_DUE_HELD(P, L)                                                      \
+  "status = 2 AND priority = " P " AND lane = " L " AND scheduled_at <= ?2"
+
+// Every due job but the overlap-guarded ones: the bucket's (?1), then held
+// ones of its route (?6 = priority, NULL when it adopts none, ?7 = lane;
+// they take the worker ?8) while the limit ?4 leaves room.
 constexpr const char* sql_claim
   = "UPDATE jm_jobs SET status = 6, "
     // ?3 = due_by + grace, ?5 = the room left above ?3 in an INTEGER: the
     // deadline saturates instead of overflowing into a REAL.
     "process_deadline = CASE WHEN timeout_us > ?5 THEN 9223372036854775807 "
     "WHEN timeout_us < 0 THEN ?3 ELSE ?3 + timeout_us END, "
+    "bucket_id = ?1, worker_id = COALESCE(?8, worker_id), "
     "version = version + 1 "
-    "WHERE rowid IN (SELECT rowid FROM jm_jobs WHERE bucket_id = ?1 "
-    "AND status = 3 AND scheduled_at <= ?2 AND skip_if_running = 0 "
-    "ORDER BY scheduled_at, id LIMIT ?4) RETURNING " JM_JOB_COLUMNS;
+    "WHERE rowid IN (SELECT rowid FROM (SELECT rowid FROM jm_jobs "
+    "WHERE bucket_id = ?1 AND status = 3 AND scheduled_at <= ?2 "
+    "AND skip_if_running = 0 ORDER BY scheduled_at, id LIMIT ?4) "
+    "UNION ALL SELECT rowid FROM (SELECT rowid FROM jm_jobs WHERE " JM_DUE_HELD(
+      "?6", "?7") " AND skip_if_running = 0 ORDER BY scheduled_at, id "
+                  "LIMIT ?4) LIMIT ?4) RETURNING " JM_JOB_COLUMNS;
 
-// The overlap-guarded jobs of a claim, in due order; ?3 = limit.
+// The overlap-guarded jobs of a claim, the bucket's (?1) and held ones of
+// its route (?4 = priority or NULL, ?5 = lane), in due order; ?3 = limit.
 constexpr const char* sql_select_exclusive
-  = "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE bucket_id = ?1 "
-    "AND status = 3 AND scheduled_at <= ?2 AND skip_if_running = 1 "
-    "ORDER BY scheduled_at, id LIMIT ?3";
+  = "SELECT " JM_JOB_COLUMNS " FROM jm_jobs WHERE ((bucket_id = ?1 "
+    "AND status = 3 AND scheduled_at <= ?2) OR (" JM_DUE_HELD(
+      "?4", "?5") ")) AND skip_if_running = 1 "
+                  "ORDER BY scheduled_at, id LIMIT ?3";
 
 constexpr const char* sql_schedule_running
   = "SELECT 1 FROM jm_jobs INDEXED BY jm_jobs_schedule_running "
     "WHERE recurring_schedule_id = ?1 AND status IN (4, 6) LIMIT 1";
 
-// Claims one job (?1) as sql_claim does (?3, ?5 as there).
+// Claims one job (?1) as sql_claim does (?3, ?5 as there; ?6 = the bucket,
+// ?7 = the worker of an adopted job or NULL).
 constexpr const char* sql_claim_one
   = "UPDATE jm_jobs SET status = 6, "
     "process_deadline = CASE WHEN timeout_us > ?5 THEN 9223372036854775807 "
     "WHEN timeout_us < 0 THEN ?3 ELSE ?3 + timeout_us END, "
-    "version = version + 1 WHERE id = ?1 AND status = 3";
+    "bucket_id = ?6, worker_id = COALESCE(?7, worker_id), "
+    "version = version + 1 WHERE id = ?1 AND status IN (2, 3)";
 
 constexpr const char* sql_skip_job
   = "UPDATE jm_jobs SET status = 8, bucket_id = '', worker_id = '', "
     "process_deadline = NULL, version = version + 1 "
-    "WHERE id = ?1 AND status = 3";
+    "WHERE id = ?1 AND status IN (2, 3)";
 
 // -- schedules --
 
@@ -1283,11 +1305,30 @@ read_schedules(impl& d, sqlite3_stmt* s, std::string_view op) {
   return result;
 }
 
+// The route of the held jobs a claim adopts at `idx` (priority, NULL when
+// none) and `idx + 1` (lane).
+void bind_route(binder& b, int idx, const std::optional<held_route>& adopt) {
+  if (adopt)
+    b.i64(idx, static_cast<int64_t>(adopt->priority));
+  else
+    b.null(idx);
+  b.text(idx + 1, adopt ? std::string_view{adopt->lane} : std::string_view{});
+}
+
+// The worker an adopted job takes (NULL: it keeps its own).
+void bind_worker(binder& b, int idx, const std::optional<held_route>& adopt) {
+  if (adopt)
+    b.text(idx, adopt->worker_id);
+  else
+    b.null(idx);
+}
+
 // The overlap guard of a claim, inside its transaction: each due job with
 // `skip_if_running` is claimed (appended to `claimed`, deadline from `base`)
 // unless a job of its schedule is queued or processing, or was claimed just
 // before in this call; then it is cancelled with a `skipped` attempt.
 caf::error claim_exclusive(impl& d, std::string_view bucket_id,
+                           const std::optional<held_route>& adopt,
                            timestamp due_by, int64_t base, uint32_t limit,
                            std::vector<job>& claimed) {
   constexpr std::string_view op = "claim_bucket_jobs";
@@ -1301,6 +1342,7 @@ caf::error claim_exclusive(impl& d, std::string_view bucket_id,
     b.text(1, bucket_id);
     b.timestamp(2, due_by);
     b.i64(3, limit);
+    bind_route(b, 4, adopt);
     if (b.rc != SQLITE_OK)
       return bind_failed(d, op, b.rc);
     if (auto err = read_or_set_aside(d, *sel, op, candidates))
@@ -1344,6 +1386,8 @@ caf::error claim_exclusive(impl& d, std::string_view bucket_id,
     if (!busy) {
       b.i64(3, base);
       b.i64(5, room);
+      b.text(6, bucket_id);
+      bind_worker(b, 7, adopt);
     }
     if (b.rc != SQLITE_OK) {
       sqlite3_reset(busy ? *skip : *claim);
@@ -1366,6 +1410,7 @@ caf::error claim_exclusive(impl& d, std::string_view bucket_id,
     }
     if (x.recurring_schedule_id)
       started.insert(*x.recurring_schedule_id);
+    store_common::take_placement(x, bucket_id, adopt);
     x.status = job_status::queued;
     auto timeout = x.timeout.count();
     x.process_deadline = from_micros(timeout > room ? INT64_MAX
@@ -1620,8 +1665,8 @@ sqlite_store::write_jobs(const std::vector<job_write>& writes) {
 }
 
 caf::expected<std::vector<job>>
-sqlite_store::assign_held_jobs(timestamp horizon, uint32_t limit,
-                               const bucket_router& route) {
+sqlite_store::assign_held_jobs(timestamp after, timestamp horizon,
+                               uint32_t limit, const bucket_router& route) {
   return guarded("assign_held_jobs", [&]() -> caf::expected<std::vector<job>> {
     constexpr std::string_view op = "assign_held_jobs";
     std::vector<job> result;
@@ -1644,6 +1689,7 @@ sqlite_store::assign_held_jobs(timestamp horizon, uint32_t limit,
       binder b{*sel};
       b.timestamp(1, horizon);
       b.i64(2, limit);
+      b.timestamp(3, after);
       if (b.rc != SQLITE_OK)
         return bind_failed(d, op, b.rc);
       if (auto err = read_or_set_aside(d, *sel, op, held))
@@ -2206,9 +2252,9 @@ caf::expected<uint64_t> sqlite_store::purge(timestamp before, uint32_t limit) {
 
 // -- agent_store --------------------------------------------------------------
 
-caf::expected<std::vector<job>>
-sqlite_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
-                                uint32_t limit, duration grace) {
+caf::expected<std::vector<job>> sqlite_store::claim_bucket_jobs(
+  std::string_view bucket_id, const std::optional<held_route>& adopt,
+  timestamp due_by, uint32_t limit, duration grace) {
   return guarded("claim_bucket_jobs", [&]() -> caf::expected<std::vector<job>> {
     constexpr std::string_view op = "claim_bucket_jobs";
     std::vector<job> result;
@@ -2231,6 +2277,8 @@ sqlite_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
       b.i64(4, limit);
       b.i64(5, base >= 0 ? std::numeric_limits<int64_t>::max() - base
                          : std::numeric_limits<int64_t>::max());
+      bind_route(b, 6, adopt);
+      bind_worker(b, 8, adopt);
       if (b.rc != SQLITE_OK)
         return bind_failed(d, op, b.rc);
       result.reserve(limit);
@@ -2243,7 +2291,7 @@ sqlite_store::claim_bucket_jobs(std::string_view bucket_id, timestamp due_by,
     if (result.size() < limit) {
       auto base = saturating_add(to_micros(due_by), grace.count());
       if (auto err = claim_exclusive(
-            d, bucket_id, due_by, base,
+            d, bucket_id, adopt, due_by, base,
             limit - static_cast<uint32_t>(result.size()), result))
         return err;
     }

@@ -21,11 +21,12 @@ namespace {
 
 /// An agent store in memory. While `failure` is set, every call returns it.
 struct fake_agent_db : agent_store {
-  caf::expected<std::vector<job>> claim_bucket_jobs(std::string_view id,
-                                                    timestamp due, uint32_t n,
-                                                    duration g) override {
+  caf::expected<std::vector<job>>
+  claim_bucket_jobs(std::string_view id, const std::optional<held_route>& a,
+                    timestamp due, uint32_t n, duration g) override {
     ++claims;
     bucket_id = std::string{id};
+    adopt = a;
     due_by = due;
     limit = n;
     grace = g;
@@ -61,6 +62,7 @@ struct fake_agent_db : agent_store {
   timestamp due_by;
   uint32_t limit = 0;
   duration grace{};
+  std::optional<held_route> adopt;
   timestamp at;
   std::vector<job_write> writes;
 
@@ -101,7 +103,8 @@ TEST(claim passes its arguments and answers the claimed jobs) {
   auto x = test::full_job();
   x.status = job_status::queued;
   db->claimable = {x};
-  claim_request req{"b-1", from_micros(1'764'324'000'000'000), 25, 24h};
+  claim_request req{"b-1", from_micros(1'764'324'000'000'000), 25, 24h,
+                    held_route{"w-1", priority::high, "gpu"}};
   auto xs = call<job_list>(handle, atom::claim_v, req);
   REQUIRE(xs);
   REQUIRE_EQUAL(xs->jobs.size(), 1u);
@@ -111,6 +114,10 @@ TEST(claim passes its arguments and answers the claimed jobs) {
   CHECK(db->due_by == req.due_by);
   CHECK_EQUAL(db->limit, 25u);
   CHECK(db->grace == duration{24h});
+  REQUIRE(db->adopt);
+  CHECK_EQUAL(db->adopt->worker_id, "w-1");
+  CHECK(db->adopt->priority == priority::high);
+  CHECK_EQUAL(db->adopt->lane, "gpu");
   // Nothing due is an empty list, not an error.
   db->claimable.clear();
   xs = call<job_list>(handle, atom::claim_v, req);

@@ -199,6 +199,19 @@ TEST(on start a bucket releases its old claims and then claims) {
   CHECK(claim.msg.grace == cfg.claim_lease);
   CHECK(claim.msg.due_by >= before);
   CHECK(claim.msg.due_by <= after);
+  // It adopts the due held jobs of its route.
+  REQUIRE(claim.msg.adopt);
+  CHECK_EQUAL(claim.msg.adopt->worker_id, cfg.record.worker_id);
+  CHECK(claim.msg.adopt->priority == cfg.record.priority);
+  CHECK_EQUAL(claim.msg.adopt->lane, cfg.record.lane);
+}
+
+TEST(a bucket told not to adopt held jobs claims only its own) {
+  auto cfg = config();
+  cfg.adopt_held = false;
+  start(cfg);
+  REQUIRE(agent->claim.await(1));
+  CHECK(!agent->claim.at(0).adopt);
 }
 
 TEST(a failed release does not keep the bucket from claiming) {
@@ -318,6 +331,24 @@ TEST(a failing run is held for a retry with the backoff) {
   CHECK(held->job.scheduled_at > now());
   CHECK_EQUAL(to_micros(held->job.original_scheduled_at),
               to_micros(x.original_scheduled_at));
+}
+
+TEST(the bucket looks for a retry it wrote once the retry is due) {
+  auto cfg = config();
+  cfg.retry.base_delay = 300ms;
+  cfg.retry.jitter = 0;
+  auto x = claimed("fail", 3);
+  x.max_retries = 3;
+  agent->claim.script(job_list{{x}});
+  start(cfg);
+  auto held = agent->await_write(x.id, job_status::held_on_master);
+  REQUIRE(held);
+  // The start-up claim, maybe a repeat after the run; then the retry's.
+  auto before = agent->claim.size();
+  REQUIRE(agent->claim.await(before + 1));
+  auto retry = agent->claim.at(before);
+  CHECK(retry.due_by >= held->job.scheduled_at);
+  CHECK(retry.adopt);
 }
 
 TEST(a run that fails without retries left is failed for good) {

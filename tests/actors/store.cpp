@@ -75,9 +75,10 @@ struct fake_db : master_store {
   }
 
   caf::expected<std::vector<job>>
-  assign_held_jobs(timestamp h, uint32_t n,
+  assign_held_jobs(timestamp a, timestamp h, uint32_t n,
                    const bucket_router& route) override {
     calls.push_back("assign_held_jobs");
+    after = a;
     horizon = h;
     limit = n;
     if (failure)
@@ -86,7 +87,8 @@ struct fake_db : master_store {
     for (auto& [id, x] : jobs) {
       if (result.size() >= n)
         break;
-      if (x.status != job_status::held_on_master || x.scheduled_at > h)
+      if (x.status != job_status::held_on_master || x.scheduled_at <= a
+          || x.scheduled_at > h)
         continue;
       if (auto b = route(x)) {
         x.status = job_status::assigned_to_bucket;
@@ -248,6 +250,7 @@ struct fake_db : master_store {
   std::vector<std::string> calls;
   job_filter filter;
   std::vector<job_write> writes;
+  timestamp after;
   timestamp horizon;
   uint32_t limit = 0;
   node_record node;
@@ -439,6 +442,7 @@ TEST(assign routes held jobs to buckets of their priority and lane) {
   for (auto& x : {gpu, high, unrouted})
     db->jobs.emplace(x.id, x);
   assign_request req;
+  req.after = now() - 1h;
   req.horizon = now() + 30s;
   req.limit = 1000;
   req.buckets = {
@@ -447,6 +451,7 @@ TEST(assign routes held jobs to buckets of their priority and lane) {
     bucket_rec("h-gpu", priority::high, "gpu")};
   auto xs = call<job_list>(handle, atom::assign_v, req);
   REQUIRE(xs);
+  CHECK(db->after == req.after);
   CHECK(db->horizon == req.horizon);
   CHECK_EQUAL(db->limit, 1000u);
   CHECK_EQUAL(xs->jobs.size(), 66u);

@@ -106,6 +106,21 @@ attempt make_attempt(attempt_outcome outcome, std::string worker = "w") {
   return a;
 }
 
+/// Runs `f(i)` on `n` threads that start together; returns when all ended.
+template <class F>
+void run_together(int n, F f) {
+  test::gate start;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&start, &f, i] {
+      start.wait();
+      f(i);
+    });
+  start.open();
+  for (auto& t : threads)
+    t.join();
+}
+
 struct fixture {
   std::unique_ptr<test::store_database> db;
   store_connection conn;
@@ -156,6 +171,44 @@ struct fixture {
     return x;
   }
 
+  /// Each of `claimers` connections calls `claim(agent, i)` until it gets
+  /// nothing; then every job of `xs` must have been claimed exactly once.
+  template <class Claim>
+  void claim_all_together(const std::vector<job>& xs, int claimers,
+                          Claim claim) {
+    std::vector<store_connection> conns;
+    for (int i = 0; i < claimers; ++i)
+      conns.push_back(connect());
+    std::vector<std::vector<job_id>> out(claimers);
+    std::vector<std::string> errors(claimers);
+    run_together(claimers, [&](int i) {
+      for (;;) {
+        auto got = claim(*conns[i].agent, i);
+        if (!got) {
+          errors[i] = describe(got.error());
+          return;
+        }
+        if (got->empty())
+          return;
+        for (auto& x : *got)
+          out[i].push_back(x.id);
+      }
+    });
+    std::set<job_id> all;
+    size_t total = 0;
+    for (int i = 0; i < claimers; ++i) {
+      CHECK_EQUAL(errors[i], "");
+      MESSAGE("claimer " << i << " claimed " << out[i].size());
+      total += out[i].size();
+      all.insert(out[i].begin(), out[i].end());
+    }
+    CHECK_EQUAL(total, xs.size());
+    CHECK_EQUAL(all.size(), xs.size());
+    CHECK(id_set(xs) == all);
+    auto counts = unbox(store->count_by_status());
+    CHECK_EQUAL(counts[job_status::queued], xs.size());
+  }
+
   void add_node(const std::string& node_id, timestamp lease,
                 std::vector<std::string> buckets) {
     node_record n;
@@ -172,21 +225,6 @@ struct fixture {
     require_ok(store->upsert_buckets(bs));
   }
 };
-
-/// Runs `f(i)` on `n` threads that start together; returns when all ended.
-template <class F>
-void run_together(int n, F f) {
-  test::gate start;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i)
-    threads.emplace_back([&start, &f, i] {
-      start.wait();
-      f(i);
-    });
-  start.open();
-  for (auto& t : threads)
-    t.join();
-}
 
 } // namespace
 
@@ -494,7 +532,7 @@ TEST(assign_held_jobs honours horizon limit and routing) {
       return nullptr;
     return x.priority == priority::high ? &high : &medium;
   };
-  auto first = unbox(store->assign_held_jobs(t0 + 3s, 2, route));
+  auto first = unbox(store->assign_held_jobs(timestamp{}, t0 + 3s, 2, route));
   CHECK_EQUAL(calls, 2);
   REQUIRE_EQUAL(first.size(), 2u);
   CHECK(first[0].id == a.id);
@@ -507,22 +545,37 @@ TEST(assign_held_jobs honours horizon limit and routing) {
   check_stored(get(a.id), first[0]);
   check_stored(get(b.id), first[1]);
   // c is due but routed nowhere: it stays held; d is past the horizon.
-  auto second = unbox(store->assign_held_jobs(t0 + 3s, 10, route));
+  auto second = unbox(store->assign_held_jobs(timestamp{}, t0 + 3s, 10, route));
   CHECK(second.empty());
   CHECK_EQUAL(str(get(c.id).status), "held_on_master");
   CHECK_EQUAL(get(c.id).version, 1);
   // The horizon is inclusive.
-  auto third = unbox(store->assign_held_jobs(t0 + 4s, 10, route));
+  auto third = unbox(store->assign_held_jobs(timestamp{}, t0 + 4s, 10, route));
   REQUIRE_EQUAL(third.size(), 1u);
   CHECK(third[0].id == d.id);
   CHECK(!third[0].process_deadline);
   check_stored(get(d.id), third[0]);
   CHECK_EQUAL(unbox(store->sweep_deadlines(t0 + 1h)), 0u);
   // No router at all leaves everything held.
-  CHECK(unbox(store->assign_held_jobs(t0 + 2h, 10, nullptr)).empty());
+  CHECK(
+    unbox(store->assign_held_jobs(timestamp{}, t0 + 2h, 10, nullptr)).empty());
   CHECK_EQUAL(str(get(late.id).status), "held_on_master");
-  CHECK(unbox(store->assign_held_jobs(t0 + 2h, 0, route)).empty());
+  CHECK(unbox(store->assign_held_jobs(timestamp{}, t0 + 2h, 0, route)).empty());
   check_stored(get(done.id), done);
+}
+
+TEST(assign_held_jobs leaves jobs due by after to the claims) {
+  auto past = make_job("past", t0 - 1s);
+  auto now_due = make_job("now", t0);
+  auto soon = make_job("soon", t0 + 1s);
+  insert({past, now_due, soon});
+  bucket_record bucket{"bk", "wk", "n1", priority::medium, ""};
+  auto route = [&](const job&) { return &bucket; };
+  auto got = unbox(store->assign_held_jobs(t0, t0 + 30s, 10, route));
+  REQUIRE_EQUAL(got.size(), 1u);
+  CHECK(got[0].id == soon.id);
+  check_stored(get(past.id), past);
+  check_stored(get(now_due.id), now_due);
 }
 
 TEST(concurrent assigners never place a job twice) {
@@ -544,7 +597,8 @@ TEST(concurrent assigners never place a job twice) {
   run_together(assigners, [&](int i) {
     auto route = [&](const job&) { return &buckets[i]; };
     for (;;) {
-      auto got = conns[i].master->assign_held_jobs(t0 + 1h, 50, route);
+      auto got
+        = conns[i].master->assign_held_jobs(timestamp{}, t0 + 1h, 50, route);
       if (!got) {
         errors[i] = describe(got.error());
         return;
@@ -577,7 +631,7 @@ TEST(a throwing router is an error not an exception) {
   auto route = [](const job&) -> const bucket_record* {
     throw std::runtime_error("router broke");
   };
-  auto res = store->assign_held_jobs(t0 + 1s, 10, route);
+  auto res = store->assign_held_jobs(timestamp{}, t0 + 1s, 10, route);
   REQUIRE(!res);
   CHECK(code_of(res.error()) == ec::store_failure);
   // The transaction rolled back and the store still works.
@@ -598,7 +652,8 @@ TEST(claim_bucket_jobs honours bucket due time and limit) {
   auto queued = in_bucket(make_job("q", t0), "b1");
   queued.status = job_status::queued;
   insert({c, b, a, future, other, held, queued});
-  auto first = unbox(agent->claim_bucket_jobs("b1", t0 + 5s, 2, 3s));
+  auto first
+    = unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 5s, 2, 3s));
   REQUIRE_EQUAL(first.size(), 2u);
   CHECK(first[0].id == a.id);
   CHECK(first[1].id == b.id);
@@ -612,16 +667,20 @@ TEST(claim_bucket_jobs honours bucket due time and limit) {
               to_micros(t0 + 5s + 30s + 3s));
   check_stored(get(a.id), first[0]);
   // due_by is inclusive.
-  auto second = unbox(agent->claim_bucket_jobs("b1", t0 + 3s, 10, 3s));
+  auto second
+    = unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 3s, 10, 3s));
   REQUIRE_EQUAL(second.size(), 1u);
   CHECK(second[0].id == c.id);
-  CHECK(unbox(agent->claim_bucket_jobs("b1", t0 + 5s, 10, 3s)).empty());
+  CHECK(unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 5s, 10, 3s))
+          .empty());
   CHECK_EQUAL(str(get(future.id).status), "assigned_to_bucket");
   CHECK_EQUAL(str(get(other.id).status), "assigned_to_bucket");
   CHECK_EQUAL(str(get(held.id).status), "held_on_master");
   check_stored(get(queued.id), queued);
-  CHECK(unbox(agent->claim_bucket_jobs("b1", t0 + 2h, 0, 3s)).empty());
-  auto last = unbox(agent->claim_bucket_jobs("b1", t0 + 2h, 10, 3s));
+  CHECK(unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 2h, 0, 3s))
+          .empty());
+  auto last
+    = unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 2h, 10, 3s));
   REQUIRE_EQUAL(last.size(), 1u);
   CHECK(last[0].id == future.id);
 }
@@ -632,7 +691,8 @@ TEST(claim deadlines saturate instead of overflowing) {
   auto negative = in_bucket(make_job("negative", t0), "b1");
   negative.timeout = -5s;
   insert({forever, negative});
-  auto got = unbox(agent->claim_bucket_jobs("b1", t0 + 1s, 10, 2s));
+  auto got
+    = unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 1s, 10, 2s));
   REQUIRE_EQUAL(got.size(), 2u);
   auto x = get(forever.id);
   REQUIRE(x.process_deadline);
@@ -646,7 +706,8 @@ TEST(claim deadlines saturate instead of overflowing) {
   // A grace beyond the representable range saturates too.
   auto huge = in_bucket(make_job("huge", t0), "b2");
   insert({huge});
-  auto h = unbox(agent->claim_bucket_jobs("b2", t0, 1, duration::max()));
+  auto h = unbox(
+    agent->claim_bucket_jobs("b2", std::nullopt, t0, 1, duration::max()));
   REQUIRE_EQUAL(h.size(), 1u);
   CHECK_EQUAL(to_micros(*get(huge.id).process_deadline),
               std::numeric_limits<int64_t>::max());
@@ -662,37 +723,115 @@ TEST(concurrent claims from several connections never overlap) {
     xs.push_back(
       in_bucket(make_job("j", t0 + std::chrono::milliseconds{i}), "shared"));
   insert(xs);
-  std::vector<store_connection> conns;
-  for (int i = 0; i < claimers; ++i)
-    conns.push_back(connect());
-  std::vector<std::vector<job_id>> out(claimers);
-  std::vector<std::string> errors(claimers);
-  run_together(claimers, [&](int i) {
-    for (;;) {
-      auto got = conns[i].agent->claim_bucket_jobs("shared", t0 + 1h, 7, 1s);
-      if (!got) {
-        errors[i] = describe(got.error());
-        return;
-      }
-      if (got->empty())
-        return;
-      for (auto& x : *got)
-        out[i].push_back(x.id);
-    }
+  claim_all_together(xs, claimers, [](agent_store& agent, int) {
+    return agent.claim_bucket_jobs("shared", std::nullopt, t0 + 1h, 7, 1s);
   });
-  std::set<job_id> all;
-  size_t total = 0;
-  for (int i = 0; i < claimers; ++i) {
-    CHECK_EQUAL(errors[i], "");
-    MESSAGE("claimer " << i << " claimed " << out[i].size());
-    total += out[i].size();
-    all.insert(out[i].begin(), out[i].end());
+}
+
+TEST(claims adopt due held jobs of their route after the bucket own ones) {
+  auto mine = in_bucket(make_job("mine", t0 - 1s), "b1", "w-b1");
+  auto h1 = make_job("h1", t0 - 2s);
+  auto h2 = make_job("h2", t0 + 1s);
+  auto later = make_job("later", t0 + 1h);
+  auto high = make_job("high", t0);
+  high.priority = priority::high;
+  auto gpu = make_job("gpu", t0);
+  gpu.lane = "gpu";
+  auto theirs = in_bucket(make_job("theirs", t0), "b2", "w-b2");
+  insert({mine, h1, h2, later, high, gpu, theirs});
+  held_route route{"w-b1", priority::medium, ""};
+  // Without a route, held jobs are not the bucket's.
+  auto own
+    = unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 1s, 10, 1s));
+  REQUIRE_EQUAL(own.size(), 1u);
+  CHECK(own[0].id == mine.id);
+  // The bucket's own jobs come first, even behind earlier held ones.
+  auto mine2 = in_bucket(make_job("mine2", t0), "b1", "w-b1");
+  insert({mine2});
+  auto first = unbox(agent->claim_bucket_jobs("b1", route, t0 + 1s, 1, 1s));
+  REQUIRE_EQUAL(first.size(), 1u);
+  CHECK(first[0].id == mine2.id);
+  // Then due held jobs of the route, earliest first, due_by inclusive.
+  auto adopted = unbox(agent->claim_bucket_jobs("b1", route, t0 + 1s, 10, 2s));
+  REQUIRE_EQUAL(adopted.size(), 2u);
+  CHECK(adopted[0].id == h1.id);
+  CHECK(adopted[1].id == h2.id);
+  for (auto& x : adopted) {
+    CHECK_EQUAL(str(x.status), "queued");
+    CHECK_EQUAL(x.bucket_id, "b1");
+    CHECK_EQUAL(x.worker_id, "w-b1");
+    CHECK_EQUAL(x.version, 2);
+    REQUIRE(x.process_deadline);
+    CHECK_EQUAL(to_micros(*x.process_deadline), to_micros(t0 + 1s + 30s + 2s));
+    check_stored(get(x.id), x);
   }
-  CHECK_EQUAL(total, static_cast<size_t>(n));
-  CHECK_EQUAL(all.size(), static_cast<size_t>(n));
-  CHECK(id_set(xs) == all);
-  auto counts = unbox(store->count_by_status());
-  CHECK_EQUAL(counts[job_status::queued], static_cast<uint64_t>(n));
+  // Other routes, later jobs and other buckets' jobs stay as they are.
+  CHECK(unbox(agent->claim_bucket_jobs("b1", route, t0 + 1s, 10, 1s)).empty());
+  check_stored(get(later.id), later);
+  check_stored(get(high.id), high);
+  check_stored(get(gpu.id), gpu);
+  check_stored(get(theirs.id), theirs);
+  // A lane's bucket adopts its lane's jobs.
+  auto lane = unbox(agent->claim_bucket_jobs(
+    "b-gpu", held_route{"w-gpu", priority::medium, "gpu"}, t0 + 1s, 10, 1s));
+  REQUIRE_EQUAL(lane.size(), 1u);
+  CHECK(lane[0].id == gpu.id);
+  CHECK_EQUAL(lane[0].bucket_id, "b-gpu");
+  CHECK_EQUAL(lane[0].worker_id, "w-gpu");
+  // An adopted job is the bucket's like any other: its restart takes it back.
+  CHECK_EQUAL(unbox(agent->release_bucket_jobs("b-gpu", t0 + 2s)), 1u);
+  auto back = get(gpu.id);
+  CHECK_EQUAL(str(back.status), "assigned_to_bucket");
+  CHECK_EQUAL(back.bucket_id, "b-gpu");
+}
+
+TEST(adopted overlap guarded jobs keep the guard) {
+  auto s = uuid::random();
+  auto u = uuid::random();
+  auto held = [](job x) {
+    x.status = job_status::held_on_master;
+    clear_placement(x);
+    return x;
+  };
+  auto o1 = held(occurrence(s, t0 + 1s, ""));
+  auto o2 = held(occurrence(s, t0 + 2s, ""));
+  auto u1 = held(occurrence(u, t0 + 2s, ""));
+  // One of s placed in the bucket already: it is the earliest, so it runs.
+  auto o0 = occurrence(s, t0, "b1");
+  insert({o0, o1, o2, u1});
+  held_route route{"w1", priority::medium, ""};
+  auto got = unbox(agent->claim_bucket_jobs("b1", route, t0 + 2s, 10, 1s));
+  REQUIRE_EQUAL(got.size(), 2u);
+  CHECK((id_set(got) == std::set<job_id>{o0.id, u1.id}));
+  for (auto& x : got) {
+    CHECK_EQUAL(x.bucket_id, "b1");
+    check_stored(get(x.id), x);
+  }
+  for (auto& id : {o1.id, o2.id}) {
+    auto x = get(id);
+    CHECK_EQUAL(str(x.status), "cancelled");
+    CHECK_EQUAL(x.bucket_id, "");
+    auto notes = unbox(store->list_attempts(id));
+    REQUIRE_EQUAL(notes.size(), 1u);
+    CHECK_EQUAL(str(notes[0].outcome), "skipped");
+  }
+}
+
+TEST(concurrent adopting claims never take a job twice) {
+  constexpr int n = 3000;
+  constexpr int claimers = 3;
+  std::vector<job> xs;
+  for (int i = 0; i < n; ++i) {
+    // Every tenth is the buckets' own; the rest are held.
+    auto x = make_job("j", t0 + std::chrono::milliseconds{i});
+    xs.push_back(i % 10 == 0 ? in_bucket(x, "c" + std::to_string(i % 3)) : x);
+  }
+  insert(xs);
+  claim_all_together(xs, claimers, [](agent_store& agent, int i) {
+    auto bucket = "c" + std::to_string(i);
+    held_route route{"w-" + bucket, priority::medium, ""};
+    return agent.claim_bucket_jobs(bucket, route, t0 + 1h, 7, 1s);
+  });
 }
 
 TEST(release_bucket_jobs takes back what a bucket had claimed) {
@@ -735,8 +874,9 @@ TEST(release_bucket_jobs takes back what a bucket had claimed) {
   check_stored(get(done.id), done);
   CHECK_EQUAL(unbox(agent->release_bucket_jobs("b1", t0 + 6s)), 0u);
   // Released jobs are claimable again.
-  CHECK_EQUAL(unbox(agent->claim_bucket_jobs("b1", t0 + 1h, 10, 1s)).size(),
-              3u);
+  CHECK_EQUAL(
+    unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 1h, 10, 1s)).size(),
+    3u);
 }
 
 TEST(the hot path runs every job exactly once) {
@@ -755,7 +895,8 @@ TEST(the hot path runs every job exactly once) {
       std::vector<job>(xs.begin() + i, xs.begin() + i + batch)));
   std::vector<job> claimed;
   for (;;) {
-    auto got = unbox(agent->claim_bucket_jobs("bench", t0 + 1h, batch, 1s));
+    auto got = unbox(
+      agent->claim_bucket_jobs("bench", std::nullopt, t0 + 1h, batch, 1s));
     if (got.empty())
       break;
     // Start, then finish each claimed job, as a bucket does.
@@ -1324,7 +1465,8 @@ TEST(the overlap guard skips occurrences while one runs) {
   auto lone = in_bucket(make_job("lone", t0 + 1s), "b1");
   lone.skip_if_running = true;
   insert({o1, o2, o3, u1, v1, v2, lone});
-  auto first = unbox(agent->claim_bucket_jobs("b1", t0 + 2s, 10, 1s));
+  auto first
+    = unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 2s, 10, 1s));
   REQUIRE_EQUAL(first.size(), 5u);
   CHECK(
     (id_set(first) == std::set<job_id>{o1.id, u1.id, v1.id, v2.id, lone.id}));
@@ -1343,7 +1485,8 @@ TEST(the overlap guard skips occurrences while one runs) {
   CHECK_EQUAL(notes[0].number, 1);
   CHECK(unbox(store->list_attempts(o1.id)).empty());
   // A later claim while the first run is queued: skipped too.
-  auto second = unbox(agent->claim_bucket_jobs("b1", t0 + 3s, 10, 1s));
+  auto second
+    = unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 3s, 10, 1s));
   CHECK(second.empty());
   CHECK_EQUAL(str(get(o3.id).status), "cancelled");
   // While it is processing, in another bucket as well.
@@ -1352,7 +1495,8 @@ TEST(the overlap guard skips occurrences while one runs) {
   run = write(run);
   auto o4 = occurrence(s, t0 + 4s, "b2");
   insert({o4});
-  CHECK(unbox(agent->claim_bucket_jobs("b2", t0 + 4s, 10, 1s)).empty());
+  CHECK(unbox(agent->claim_bucket_jobs("b2", std::nullopt, t0 + 4s, 10, 1s))
+          .empty());
   CHECK_EQUAL(str(get(o4.id).status), "cancelled");
   REQUIRE_EQUAL(unbox(store->list_attempts(o4.id)).size(), 1u);
   // Once it finished, the next one runs.
@@ -1362,7 +1506,8 @@ TEST(the overlap guard skips occurrences while one runs) {
   auto o5 = occurrence(s, t0 + 5s, "b2");
   auto o6 = occurrence(s, t0 + 6s, "b2");
   insert({o5, o6});
-  auto third = unbox(agent->claim_bucket_jobs("b2", t0 + 5s, 10, 1s));
+  auto third
+    = unbox(agent->claim_bucket_jobs("b2", std::nullopt, t0 + 5s, 10, 1s));
   REQUIRE_EQUAL(third.size(), 1u);
   CHECK(third[0].id == o5.id);
   // Guarded jobs that are not due stay as they are.
@@ -1395,7 +1540,8 @@ TEST(concurrent claims never start two runs of a guarded schedule) {
     std::vector<std::string> errors(claimers);
     run_together(claimers, [&](int c) {
       auto bucket = "r" + std::to_string(round) + "-" + std::to_string(c);
-      auto got = conns[c].agent->claim_bucket_jobs(bucket, t0 + 1s, 1000, 1s);
+      auto got = conns[c].agent->claim_bucket_jobs(bucket, std::nullopt,
+                                                   t0 + 1s, 1000, 1s);
       if (got)
         out[c] = std::move(*got);
       else

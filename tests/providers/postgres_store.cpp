@@ -165,14 +165,14 @@ TEST(open reports bad configuration and unreachable servers) {
 TEST(migrations are versioned and idempotent) {
   require_ok(store->migrate());
   auto p = db.prefix();
-  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "1");
-  CHECK_EQUAL(count("SELECT MAX(version) FROM " + p + "schema_version"), "1");
+  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "2");
+  CHECK_EQUAL(count("SELECT MAX(version) FROM " + p + "schema_version"), "2");
   CHECK_EQUAL(
     count("SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE '" + p + "%'"),
     "6");
   CHECK_EQUAL(count("SELECT COUNT(*) FROM pg_indexes WHERE indexname LIKE '" + p
                     + "jobs_%'"),
-              "7"); // Six and the primary key.
+              "8"); // Seven and the primary key.
   CHECK_EQUAL(count("SELECT indexdef LIKE '%UNIQUE%WHERE%' FROM pg_indexes "
                     "WHERE indexname = '"
                     + p + "jobs_occurrence'"),
@@ -183,7 +183,7 @@ TEST(migrations are versioned and idempotent) {
     upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   auto same = unbox(postgres_store::open(server_url, upper));
   CHECK_EQUAL(same->table_prefix(), p);
-  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "1");
+  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "2");
 }
 
 TEST(parallel opens of a fresh prefix all migrate it) {
@@ -200,7 +200,7 @@ TEST(parallel opens of a fresh prefix all migrate it) {
     t.join();
   CHECK_EQUAL(failures.load(), 0);
   CHECK_EQUAL(
-    count("SELECT COUNT(*) FROM " + fresh.prefix() + "schema_version"), "1");
+    count("SELECT COUNT(*) FROM " + fresh.prefix() + "schema_version"), "2");
   CHECK_EQUAL(count("SELECT COUNT(*) FROM " + fresh.prefix() + "jobs"), "4");
 }
 
@@ -224,7 +224,8 @@ TEST(a row that does not decode is set aside) {
   REQUIRE(!got);
   CHECK(code_of(got.error()) == ec::malformed_message);
   CHECK_EQUAL(unbox(store->list_jobs({})).size(), 1u);
-  CHECK(unbox(store->claim_bucket_jobs("b1", t0 + 1h, 10, 1s)).empty());
+  CHECK(unbox(store->claim_bucket_jobs("b1", std::nullopt, t0 + 1h, 10, 1s))
+          .empty());
   CHECK_EQUAL(count("SELECT status FROM " + db.prefix() + "jobs WHERE id = '"
                     + to_string(bad.id) + "'"),
               "7");
@@ -259,7 +260,8 @@ TEST(a lost connection fails one call and the next one reconnects) {
     xs.push_back(in_bucket(make_job("j", t0 + std::chrono::seconds{i}), "b1"));
   require_ok(store->insert_jobs(xs));
   // Statements are prepared on this connection before it breaks.
-  auto claimed = unbox(store->claim_bucket_jobs("b1", t0 + 10s, 5, 1s));
+  auto claimed
+    = unbox(store->claim_bucket_jobs("b1", std::nullopt, t0 + 10s, 5, 1s));
   REQUIRE_EQUAL(claimed.size(), 5u);
   auto old_pid = store->backend_pid();
   REQUIRE(old_pid != 0);
@@ -267,13 +269,14 @@ TEST(a lost connection fails one call and the next one reconnects) {
   CHECK_EQUAL(
     count("SELECT pg_terminate_backend(" + std::to_string(old_pid) + ", 5000)"),
     "t");
-  auto lost = store->claim_bucket_jobs("b1", t0 + 1h, 5, 1s);
+  auto lost = store->claim_bucket_jobs("b1", std::nullopt, t0 + 1h, 5, 1s);
   REQUIRE(!lost);
   CHECK(code_of(lost.error()) == ec::store_failure);
   MESSAGE("first call after the loss: " << describe(lost.error()));
   CHECK_EQUAL(store->backend_pid(), 0);
   // The next call reconnects, prepares again and works.
-  auto again = unbox(store->claim_bucket_jobs("b1", t0 + 10s, 100, 1s));
+  auto again
+    = unbox(store->claim_bucket_jobs("b1", std::nullopt, t0 + 10s, 100, 1s));
   CHECK_EQUAL(again.size(), 6u);
   CHECK(store->backend_pid() != 0);
   CHECK(store->backend_pid() != old_pid);
@@ -311,12 +314,13 @@ TEST(a lost connection inside a transaction rolls it back) {
     }
     return &bucket;
   };
-  auto res = store->assign_held_jobs(t0 + 1h, 10, route);
+  auto res = store->assign_held_jobs(timestamp{}, t0 + 1h, 10, route);
   REQUIRE(!res);
   CHECK(code_of(res.error()) == ec::store_failure);
   auto counts = unbox(store->count_by_status());
   CHECK_EQUAL(counts[job_status::held_on_master], 3u);
-  CHECK_EQUAL(unbox(store->assign_held_jobs(t0 + 1h, 10, route)).size(), 3u);
+  CHECK_EQUAL(
+    unbox(store->assign_held_jobs(timestamp{}, t0 + 1h, 10, route)).size(), 3u);
 }
 
 TEST(reconnects back off while the server refuses) {

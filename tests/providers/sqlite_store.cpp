@@ -133,15 +133,15 @@ TEST(migrate is idempotent) {
   require_ok(store->migrate());
   auto other = open();
   require_ok(other->migrate());
-  CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM schema_version"), 2);
-  CHECK_EQUAL(raw_int(file, "SELECT MAX(version) FROM schema_version"), 2);
+  CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM schema_version"), 3);
+  CHECK_EQUAL(raw_int(file, "SELECT MAX(version) FROM schema_version"), 3);
   CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM sqlite_master WHERE "
                             "name IN ('jm_jobs', 'jm_attempts', 'jm_nodes', "
                             "'jm_buckets', 'jm_schedules')"),
               5);
   CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM sqlite_master WHERE "
                             "type = 'index' AND name LIKE 'jm_jobs_%'"),
-              6);
+              7);
   // A store keeps working after another one migrated the file.
   insert({make_job("a", t0)});
   CHECK_EQUAL(unbox(other->list_jobs({})).size(), 1u);
@@ -160,7 +160,7 @@ TEST(parallel opens of a new file all migrate it) {
   for (auto& t : threads)
     t.join();
   CHECK_EQUAL(failures.load(), 0);
-  CHECK_EQUAL(raw_int(fresh, "SELECT COUNT(*) FROM schema_version"), 2);
+  CHECK_EQUAL(raw_int(fresh, "SELECT COUNT(*) FROM schema_version"), 3);
   CHECK_EQUAL(raw_int(fresh, "SELECT COUNT(*) FROM jm_jobs"), 4);
 }
 
@@ -190,7 +190,8 @@ TEST(a corrupt row is malformed and set aside not a crash) {
   CHECK(listed[0].id == good.id);
   // A claim sets the corrupt job aside instead of failing forever: it
   // becomes failed, with an attempt that says why.
-  auto claimed = unbox(store->claim_bucket_jobs("b1", t0 + 1h, 10, 1s));
+  auto claimed
+    = unbox(store->claim_bucket_jobs("b1", std::nullopt, t0 + 1h, 10, 1s));
   CHECK(claimed.empty());
   CHECK_EQUAL(raw_int(file, "SELECT status FROM jm_jobs WHERE id = x'"
                               + hex(bad.id) + "'"),
@@ -199,7 +200,8 @@ TEST(a corrupt row is malformed and set aside not a crash) {
   REQUIRE_EQUAL(notes.size(), 1u);
   CHECK(notes[0].outcome == attempt_outcome::failed);
   CHECK(notes[0].error.find("could not be decoded") != std::string::npos);
-  CHECK(unbox(store->claim_bucket_jobs("b1", t0 + 1h, 10, 1s)).empty());
+  CHECK(unbox(store->claim_bucket_jobs("b1", std::nullopt, t0 + 1h, 10, 1s))
+          .empty());
   // Rows that are fine still read.
   check_stored(get(good.id), good);
   // Other kinds of damage.
