@@ -65,7 +65,7 @@ void flush(self_ptr self) {
   auto size = batch.writes.size();
   // Kept for a retry when the store fails: outcomes must not be lost.
   auto copy = std::make_shared<job_writes>(batch);
-  self->request(s.agent, caf::infinite, atom::write_v, std::move(batch))
+  self->request(s.writes, caf::infinite, atom::write_v, std::move(batch))
     .then(
       [self, copy](const write_flags& flags) {
         auto& s = self->state;
@@ -174,7 +174,7 @@ void try_claim(self_ptr self) {
   if (s.cfg.adopt_held)
     req.adopt = held_route{s.cfg.record.worker_id, s.cfg.record.priority,
                            s.cfg.record.lane};
-  self->request(s.agent, caf::infinite, atom::claim_v, std::move(req))
+  self->request(s.claims, caf::infinite, atom::claim_v, std::move(req))
     .then(
       [self, free](job_list& xs) {
         auto& s = self->state;
@@ -244,10 +244,12 @@ void wake(self_ptr self, const std::vector<timestamp>& due) {
 
 bucket_actor::behavior_type
 bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
-       agent_connection_actor agent, std::shared_ptr<executor_pool> pool) {
+       agent_connection_actor claims, agent_connection_actor writes,
+       std::shared_ptr<executor_pool> pool) {
   auto& s = self->state;
   s.cfg = std::move(cfg);
-  s.agent = std::move(agent);
+  s.claims = std::move(claims);
+  s.writes = std::move(writes);
   s.pool = std::move(pool);
   self->attach_functor([unstarted = s.unstarted] {
     for (auto& [id, flag] : *unstarted)
@@ -266,7 +268,7 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
     else
       wake(self, {now()});
   };
-  self->request(s.agent, caf::infinite, atom::release_v, s.cfg.record.bucket_id)
+  self->request(s.claims, caf::infinite, atom::release_v, s.cfg.record.bucket_id)
     .then(
       [self, released](uint64_t n) {
         if (n > 0)

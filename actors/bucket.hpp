@@ -39,7 +39,11 @@ struct bucket_config {
 struct bucket_state {
   static inline const char* name = "bucket";
   bucket_config cfg;
-  agent_connection_actor agent;
+  /// Claims and releases go through one connection, outcome writes through
+  /// another (when the node has two or more): a claim and a write then
+  /// overlap on the server instead of queueing behind each other.
+  agent_connection_actor claims;
+  agent_connection_actor writes;
   std::shared_ptr<executor_pool> pool;
 
   /// Claimed jobs not yet finished, as last written (version included).
@@ -75,6 +79,7 @@ struct bucket_state {
 /// executor pool and records their outcomes in fenced, batched writes.
 bucket_actor::behavior_type
 bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
-       agent_connection_actor agent, std::shared_ptr<executor_pool> pool);
+       agent_connection_actor claims, agent_connection_actor writes,
+       std::shared_ptr<executor_pool> pool);
 
 } // namespace jm

@@ -71,12 +71,12 @@ void drain_buckets(self_ptr self, caf::typed_response_promise<bool> rp) {
 
 worker_actor::behavior_type
 worker(worker_actor::stateful_pointer<worker_state> self,
-       worker_settings settings, agent_connection_actor agent,
+       worker_settings settings, std::vector<agent_connection_actor> agents,
        store_actor store, std::shared_ptr<const handler_registry> handlers) {
   auto& s = self->state;
   s.settings = std::move(settings);
   s.worker_id = s.settings.worker.name + "@" + s.settings.node_id;
-  s.agent = std::move(agent);
+  s.agents = std::move(agents);
   s.store = std::move(store);
   s.handlers = std::move(handlers);
   auto records = plan_buckets(s);
@@ -96,18 +96,23 @@ worker(worker_actor::stateful_pointer<worker_state> self,
                           describe(err));
           });
   auto handle = caf::actor_cast<worker_actor>(self);
-  for (auto& rec : records) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto& rec = records[i];
     auto cfg = s.settings.bucket_template;
     cfg.record = rec;
     cfg.batch_size = s.settings.worker.batch_size;
     supervisor_config sc;
     sc.child_name = "bucket " + rec.bucket_id;
-    auto agent_handle = s.agent;
+    // Spread over the connections; a bucket writes on another one than it
+    // claims on, when there is another.
+    auto n = s.agents.size();
+    auto claims = s.agents[i % n];
+    auto writes = s.agents[(i + 1) % n];
     auto pool = s.pool;
     auto sup = self->spawn<caf::linked>(
       supervisor, sc,
-      [cfg, agent_handle, pool](caf::local_actor* parent) {
-        auto b = parent->spawn(bucket, cfg, agent_handle, pool);
+      [cfg, claims, writes, pool](caf::local_actor* parent) {
+        auto b = parent->spawn(bucket, cfg, claims, writes, pool);
         return caf::actor_cast<caf::strong_actor_ptr>(b);
       },
       [handle, rec](const caf::strong_actor_ptr& child) {

@@ -28,7 +28,8 @@ struct worker_state {
   static inline const char* name = "worker";
   worker_settings settings;
   std::string worker_id;
-  agent_connection_actor agent;
+  /// The node's agent connections, shared by the buckets of all workers.
+  std::vector<agent_connection_actor> agents;
   store_actor store;
   std::shared_ptr<executor_pool> pool;
   master_actor master;
@@ -46,7 +47,7 @@ struct worker_state {
 /// (times the configured quantity) and announces them to the MASTER.
 worker_actor::behavior_type
 worker(worker_actor::stateful_pointer<worker_state> self,
-       worker_settings settings, agent_connection_actor agent,
+       worker_settings settings, std::vector<agent_connection_actor> agents,
        store_actor store, std::shared_ptr<const handler_registry> handlers);
 
 } // namespace jm

@@ -15,6 +15,7 @@ cluster_builder use_standalone_cluster() {
 
 JM_SETTER(cluster_id, std::string, cfg_.cluster_id)
 JM_SETTER(cluster_mode, jm::cluster_mode, cfg_.mode)
+JM_SETTER(agent_connections, uint32_t, cfg_.store.agent_connections)
 JM_SETTER(transient_threshold, duration, cfg_.transient_threshold)
 JM_SETTER(default_job_timeout, duration, cfg_.default_timeout)
 JM_SETTER(default_max_retries, int32_t, cfg_.default_max_retries)

@@ -28,6 +28,8 @@ public:
   /// MySQL/MariaDB: `mysql://user:pass@host:port/db` or key=value form.
   cluster_builder& use_mysql(std::string url);
   cluster_builder& table_prefix(std::string prefix);
+  /// Server stores: connections for claims and outcome writes (1-32).
+  cluster_builder& agent_connections(uint32_t n);
   cluster_builder& time_zone(std::string zone);
   cluster_builder& retention(duration d);
   cluster_builder& static_schedule_ttl(duration d);

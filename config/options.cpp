@@ -49,6 +49,8 @@ caf::error validate(const cluster_config& cfg) {
          }))
     return bad("table_prefix",
                "1-20 characters of A-Z a-z 0-9 _ (e.g. \"jm_\")");
+  if (cfg.store.agent_connections < 1 || cfg.store.agent_connections > 32)
+    return bad("agent_connections", "must be between 1 and 32");
   using std::chrono::seconds;
   if (cfg.transient_threshold < seconds{1}
       || cfg.transient_threshold > std::chrono::hours{24})
@@ -180,6 +182,10 @@ std::string_view to_string(store_kind x) {
     return "mysql";
   }
   return "invalid";
+}
+
+uint32_t agent_connection_count(const store_config& x) {
+  return x.kind == store_kind::sqlite ? 1 : x.agent_connections;
 }
 
 std::string describe_store(const store_config& x) {

@@ -59,6 +59,13 @@ struct store_config {
   /// default) survives a crash of the process but may lose the last
   /// commits on power loss; on protects against that too, at a cost.
   bool full_sync = false;
+  /// Server stores: connections for the buckets' claims and outcome writes
+  /// (each its own AGENT CONNECTION actor). With two or more, a bucket
+  /// claims on one and writes on another, so both overlap on the server.
+  /// One by default: on the 2-core reference machine a second one made
+  /// each statement slower than the overlap gained (docs/performance.md).
+  /// SQLite always uses one: it has a single writer.
+  uint32_t agent_connections = 1;
 };
 
 struct retry_config {
@@ -162,6 +169,9 @@ duration retry_delay(const retry_config& cfg, int32_t failure_count,
 /// The store for logs: the SQLite path, or the connection string with its
 /// password replaced by `***`.
 std::string describe_store(const store_config& x);
+
+/// How many agent connections a node opens on this store.
+uint32_t agent_connection_count(const store_config& x);
 
 std::string_view to_string(worker_mode x);
 std::string_view to_string(cluster_mode x);

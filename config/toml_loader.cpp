@@ -323,6 +323,7 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
     r.string("use_mysql", cfg.store.url);
   }
   r.string("table_prefix", cfg.store.table_prefix);
+  r.integer("agent_connections", cfg.store.agent_connections, 1, 32);
   r.dur("transient_threshold", cfg.transient_threshold);
   r.dur("default_job_timeout", cfg.default_timeout);
   r.integer("default_max_retries", cfg.default_max_retries, 0, 100);

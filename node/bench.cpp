@@ -171,6 +171,8 @@ cluster_builder phase_cluster(const bench_args& args, const store_config& s) {
     b.use_postgres(s.url).table_prefix(s.table_prefix);
   else if (s.kind == store_kind::mysql)
     b.use_mysql(s.url).table_prefix(s.table_prefix);
+  if (s.kind != store_kind::sqlite)
+    b.agent_connections(args.agent_connections);
   else
     b.use_sqlite(s.path).sqlite_full_sync(args.full_sync);
   return b;

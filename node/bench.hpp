@@ -1,5 +1,7 @@
 #pragma once
 
+#include "config/options.hpp"
+
 #include <cstdint>
 #include <string>
 
@@ -24,6 +26,8 @@ struct bench_args {
   std::string dir;
   /// SQLite: every run with synchronous=FULL (fsync per commit).
   bool full_sync = false;
+  /// Server stores: the nodes' `agent_connections`.
+  uint32_t agent_connections = store_config{}.agent_connections;
 };
 
 /// `jobmaster bench`: prints raw store baselines, end-to-end throughput and

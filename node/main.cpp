@@ -519,6 +519,10 @@ int main(int argc, char** argv) {
                     "SQLite: where to put the database files");
   bench->add_flag("--full-sync", bargs.full_sync,
                   "fsync every commit (sqlite_full_sync) in every run");
+  bench
+    ->add_option("--agent-connections", bargs.agent_connections,
+                 "server stores: the nodes' agent_connections (default 1)")
+    ->check(CLI::Range(1, 32));
 
   auto cron_cmd = app.add_subcommand("cron", "check NaturalCron expressions");
   cron_cmd->require_subcommand(1);

@@ -64,12 +64,13 @@ node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
   s.gateway = std::move(gateway);
   s.store
     = self->spawn<caf::detached + caf::linked>(store, s.settings.master_db);
-  s.agent = self->spawn<caf::detached + caf::linked>(agent_connection,
-                                                     s.settings.agent_db);
+  for (auto& db : s.settings.agent_dbs)
+    s.agents.push_back(
+      self->spawn<caf::detached + caf::linked>(agent_connection, db));
   for (auto& w : s.settings.cluster.workers)
     s.workers.push_back(
       self->spawn<caf::linked>(worker, make_worker_settings(s.settings, w),
-                               s.agent, s.store, s.settings.handlers));
+                               s.agents, s.store, s.settings.handlers));
   supervisor_config sc;
   sc.child_name = "master";
   auto mcfg = make_master_config(s.settings);

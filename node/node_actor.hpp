@@ -15,10 +15,10 @@ struct node_settings {
   cluster_config cluster;
   node_record self;
   std::shared_ptr<const handler_registry> handlers;
-  /// Stores for this node's STORE and AGENT CONNECTION actors (one
-  /// connection each).
+  /// Stores for this node's STORE actor and each of its AGENT CONNECTION
+  /// actors (one connection each).
   std::shared_ptr<master_store> master_db;
-  std::shared_ptr<agent_store> agent_db;
+  std::vector<std::shared_ptr<agent_store>> agent_dbs;
 };
 
 struct node_state {
@@ -26,14 +26,14 @@ struct node_state {
   node_settings settings;
   gateway_actor gateway;
   store_actor store;
-  agent_connection_actor agent;
+  std::vector<agent_connection_actor> agents;
   supervisor_actor master_supervisor;
   std::vector<worker_actor> workers;
   bool draining = false;
 };
 
 /// The NODE: root of the process's actor tree. Spawn order: store, agent
-/// connection, master (under a supervisor), workers. Stop order (on drain):
+/// connections, master (under a supervisor), workers. Stop order (on drain):
 /// workers drain, the node leaves the cluster, then everything exits.
 node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
                                node_settings settings, gateway_actor gateway);

@@ -110,14 +110,17 @@ caf::error runtime::start() {
                                                + x.handler + "' is registered");
   p.node_id = make_node_id();
   complete(p.cfg);
-  // Two connections: the STORE and the AGENT CONNECTION actors each own
-  // one.
+  // The STORE and each AGENT CONNECTION actor own a connection.
   auto master_db = open_store(p.cfg.store);
   if (!master_db)
     return master_db.error();
-  auto agent_db = open_store(p.cfg.store);
-  if (!agent_db)
-    return agent_db.error();
+  std::vector<std::shared_ptr<agent_store>> agent_dbs;
+  for (uint32_t i = 0; i < agent_connection_count(p.cfg.store); ++i) {
+    auto db = open_store(p.cfg.store);
+    if (!db)
+      return db.error();
+    agent_dbs.push_back(db->agent);
+  }
   p.caf_cfg = std::make_unique<system_config>(p.cfg);
   p.sys = std::make_unique<caf::actor_system>(*p.caf_cfg);
   // actor_cast: CAF infers the extended interface as a distinct type.
@@ -160,7 +163,7 @@ caf::error runtime::start() {
   settings.self = self;
   settings.handlers = p.registry;
   settings.master_db = master_db->master;
-  settings.agent_db = agent_db->agent;
+  settings.agent_dbs = std::move(agent_dbs);
   p.node = p.sys->spawn(node, std::move(settings), p.gateway);
   p.started = true;
   spdlog::info("node {} of cluster '{}' listening on {}:{} (store: {})",

@@ -125,7 +125,8 @@ struct fixture : test::live_fixture {
   }
 
   bucket_actor start(const bucket_config& cfg) {
-    return spawn(bucket, cfg, agent_connection_actor{agent_handle}, pool);
+    agent_connection_actor agent{agent_handle};
+    return spawn(bucket, cfg, agent, agent, pool);
   }
 
   /// Starts a bucket and waits for its start-up claim.
@@ -212,6 +213,20 @@ TEST(a bucket told not to adopt held jobs claims only its own) {
   start(cfg);
   REQUIRE(agent->claim.await(1));
   CHECK(!agent->claim.at(0).adopt);
+}
+
+TEST(a bucket writes outcomes on its write connection) {
+  auto writes = std::make_shared<test::fake_agent>();
+  auto writes_handle = spawn(test::fake_agent_connection, writes);
+  auto x = claimed("ok");
+  agent->claim.script(job_list{{x}});
+  spawn(bucket, config(), agent_connection_actor{agent_handle},
+        agent_connection_actor{writes_handle}, pool);
+  REQUIRE(writes->await_write(x.id, job_status::succeeded));
+  CHECK_EQUAL(agent->write.size(), 0u);
+  CHECK_EQUAL(agent->release.size(), 1u);
+  CHECK_EQUAL(writes->claim.size(), 0u);
+  CHECK_EQUAL(writes->release.size(), 0u);
 }
 
 TEST(a failed release does not keep the bucket from claiming) {

@@ -46,7 +46,8 @@ struct fixture : test::live_fixture {
   }
 
   worker_actor start(worker_settings s) {
-    return spawn(worker, std::move(s), agent_connection_actor{agent_handle},
+    return spawn(worker, std::move(s),
+                 std::vector<agent_connection_actor>{agent_handle},
                  store_handle, handlers);
   }
 
@@ -97,6 +98,23 @@ const strings three_buckets{"w@n1/very_low/1", "w@n1/medium/1",
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(worker_tests, fixture)
+
+TEST(buckets spread their claims over the agent connections) {
+  auto second = std::make_shared<test::fake_agent>();
+  auto second_handle = spawn(test::fake_agent_connection, second);
+  spawn(worker, settings({1, 0, 2, 0, 0}),
+        std::vector<agent_connection_actor>{agent_handle, second_handle},
+        store_handle, handlers);
+  // Each bucket takes back its old claims on the connection it claims on:
+  // buckets 1 and 3 on the first, bucket 2 on the second.
+  REQUIRE(agent->claim.await(2));
+  REQUIRE(second->claim.await(1));
+  CHECK_EQUAL(agent->release.size(), 2u);
+  CHECK_EQUAL(second->release.size(), 1u);
+  auto all = agent->release.all();
+  all.push_back(second->release.at(0));
+  CHECK(strings(all.begin(), all.end()) == three_buckets);
+}
 
 TEST(a worker registers its buckets and announces them to the master) {
   auto w = start(settings({1, 0, 2, 0, 0}));

@@ -70,6 +70,7 @@ TEST(the builder sets every cluster field) {
                            .cluster_id("demo")
                            .use_sqlite("/var/lib/demo.db")
                            .sqlite_full_sync(true)
+                           .agent_connections(3)
                            .cluster_mode(cluster_mode::active)
                            .transient_threshold(45s)
                            .default_job_timeout(2min)
@@ -94,6 +95,11 @@ TEST(the builder sets every cluster field) {
   CHECK(cfg.store.kind == store_kind::sqlite);
   CHECK_EQUAL(cfg.store.path, "/var/lib/demo.db");
   CHECK(cfg.store.full_sync);
+  CHECK_EQUAL(cfg.store.agent_connections, 3u);
+  // SQLite has one writer: one agent connection whatever the setting.
+  CHECK_EQUAL(agent_connection_count(cfg.store), 1u);
+  cfg.store.kind = store_kind::postgres;
+  CHECK_EQUAL(agent_connection_count(cfg.store), 3u);
   CHECK(cfg.mode == cluster_mode::active);
   CHECK_EQUAL(ms(cfg.transient_threshold), 45'000);
   CHECK_EQUAL(ms(cfg.default_timeout), 120'000);
@@ -233,6 +239,11 @@ TEST(validate names the cluster level key it rejects) {
   CHECK(rejects([](c& x) { x.assign_interval = 61s; }, "assign_interval"));
   CHECK(accepts([](c& x) { x.assign_interval = 10ms; }));
   CHECK(accepts([](c& x) { x.assign_interval = 1min; }));
+  CHECK(rejects([](c& x) { x.store.agent_connections = 0; },
+                "agent_connections"));
+  CHECK(rejects([](c& x) { x.store.agent_connections = 33; },
+                "agent_connections"));
+  CHECK(accepts([](c& x) { x.store.agent_connections = 32; }));
 }
 
 TEST(validate names the retry key it rejects) {

@@ -417,11 +417,13 @@ TEST(bad recurring keys are named) {
 TEST(server stores are configured by connection string) {
   auto cfg = test::unbox(
     parse_toml(with("use_postgres = \"postgresql://jm:secret@db:5432/jobs\"\n"
-                    "table_prefix = \"eu_\"\n"),
+                    "table_prefix = \"eu_\"\n"
+                    "agent_connections = 4\n"),
                "t.toml"));
   CHECK(cfg.store.kind == store_kind::postgres);
   CHECK_EQUAL(cfg.store.url, "postgresql://jm:secret@db:5432/jobs");
   CHECK_EQUAL(cfg.store.table_prefix, "eu_");
+  CHECK_EQUAL(cfg.store.agent_connections, 4u);
   // The password never reaches a log line.
   CHECK_EQUAL(describe_store(cfg.store),
               "postgres postgresql://jm:***@db:5432/jobs (tables eu_*)");
@@ -441,4 +443,6 @@ TEST(server stores are configured by connection string) {
   CHECK(contains(text, "use_postgres: the connection string is empty"));
   text = error_of(with("table_prefix = \"jm-\"\n"));
   CHECK(contains(text, "table_prefix: 1-20 characters"));
+  text = error_of(with("agent_connections = 0\n"));
+  CHECK(contains(text, "agent_connections"));
 }
