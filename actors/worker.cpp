@@ -80,6 +80,10 @@ worker(worker_actor::stateful_pointer<worker_state> self,
   s.store = std::move(store);
   s.handlers = std::move(handlers);
   auto records = plan_buckets(s);
+  if (s.agents.empty() && !records.empty()) {
+    spdlog::error("worker {}: no agent connection: runs no jobs", s.worker_id);
+    records.clear();
+  }
   s.num_buckets = records.size();
   // A worker without buckets runs nothing and needs no threads.
   s.pool = executor_pool::make(

@@ -167,15 +167,14 @@ store_config phase_store(const bench_args& args,
 cluster_builder phase_cluster(const bench_args& args, const store_config& s) {
   auto b = use_standalone_cluster();
   b.cluster_id("bench").listen("127.0.0.1", 0).log_level("warn");
+  if (s.kind == store_kind::sqlite)
+    return b.use_sqlite(s.path).sqlite_full_sync(args.full_sync);
   if (s.kind == store_kind::postgres)
-    b.use_postgres(s.url).table_prefix(s.table_prefix);
-  else if (s.kind == store_kind::mysql)
-    b.use_mysql(s.url).table_prefix(s.table_prefix);
-  if (s.kind != store_kind::sqlite)
-    b.agent_connections(args.agent_connections);
+    b.use_postgres(s.url);
   else
-    b.use_sqlite(s.path).sqlite_full_sync(args.full_sync);
-  return b;
+    b.use_mysql(s.url);
+  return b.table_prefix(s.table_prefix)
+    .agent_connections(args.agent_connections);
 }
 
 job make_bench_job(timestamp t, std::string_view bucket) {
