@@ -41,14 +41,19 @@ void deliver_error(reply_promise& rp, const caf::error& err) {
 }
 
 // Tells each bucket that received jobs when they are due, so that it can
-// arm a timer for each instead of polling. Due times are rounded up to the
-// millisecond, which bounds the message for large batches.
+// arm a timer for each instead of polling. Later due times are rounded up
+// to the millisecond, which bounds the message for large batches; jobs due
+// already are due now (rounding them up would make the bucket wait for a
+// timer of up to a millisecond).
 void wake_buckets(self_ptr self, const std::vector<job>& jobs) {
   std::map<std::string, std::set<timestamp>> due;
+  auto t = now();
   for (auto& x : jobs)
     if (x.status == job_status::assigned_to_bucket)
       due[x.bucket_id].insert(
-        std::chrono::ceil<std::chrono::milliseconds>(x.scheduled_at));
+        x.scheduled_at <= t
+          ? t
+          : std::chrono::ceil<std::chrono::milliseconds>(x.scheduled_at));
   for (auto& [bucket_id, times] : due)
     if (auto i = self->state.buckets.find(bucket_id);
         i != self->state.buckets.end())

@@ -520,6 +520,16 @@ TEST(a job goes to an attached bucket of its priority and lane) {
   CHECK(due[0] > now());
   CHECK_EQUAL(high.fake->wakes.size(), 0u);
   CHECK_EQUAL(gpu.fake->wakes.size(), 0u);
+  // A job due now is due now for the bucket too, not at the next
+  // millisecond: it claims at once instead of arming a timer.
+  auto before_now = now();
+  auto ready = inserted(schedule_one(spec("bare")));
+  REQUIRE_EQUAL(b.fake->wakes.size(), 2u);
+  auto due_now = b.fake->wakes.at(1).due;
+  REQUIRE_EQUAL(due_now.size(), 1u);
+  CHECK(due_now[0] >= ready.scheduled_at);
+  CHECK(due_now[0] >= before_now);
+  CHECK(due_now[0] <= now());
   // The handler's defaults route too: high priority in lane gpu.
   auto high_gpu = attach(record("b-high-gpu", priority::high, "gpu"));
   auto y = inserted(schedule_one(spec("tuned")));
