@@ -220,20 +220,20 @@ class agent_store {
 public:
   virtual ~agent_store() = default;
 
-  /// Claims up to `limit` jobs assigned to `bucket_id` and due by `due_by`
-  /// (earliest first), then, when `adopt` is set and room is left, held jobs
-  /// of its route due by `due_by` (earliest first; they take the bucket's id
-  /// and worker): each moves to `queued` with its process deadline set to
-  /// `due_by + job.timeout + grace` (version + 1), in one transaction. Rows
-  /// that other claimers are taking are skipped, never waited for.
-  /// Jobs without `skip_if_running` are claimed first; guarded ones fill
-  /// what room is left (so a guarded job may wait for the next claim when
-  /// ordinary due jobs fill the limit).
-  /// Overlap guard: a due job with `skip_if_running` whose schedule already
-  /// has a queued or processing job (in any bucket, or claimed earlier in
-  /// the same call) is not returned; it becomes `cancelled` with an attempt
-  /// of outcome `skipped` instead. Claims of such jobs are serialised per
-  /// schedule across connections, so two never run at once.
+  /// Claims up to `limit` jobs due by `due_by`, earliest first: those
+  /// assigned to `bucket_id` and, when `adopt` is set, held jobs of its route
+  /// (they take the bucket's id and worker), merged in due order so that the
+  /// bucket's own jobs do not starve retries and rescued jobs: each moves to
+  /// `queued` with its process deadline set to `due_by + job.timeout + grace`
+  /// (version + 1), in one transaction. Rows that other claimers are taking are
+  /// skipped, never waited for. Jobs without `skip_if_running` are claimed
+  /// first; guarded ones fill what room is left (so a guarded job may wait for
+  /// the next claim when ordinary due jobs fill the limit). Overlap guard: a
+  /// due job with `skip_if_running` whose schedule already has a queued or
+  /// processing job (in any bucket, or claimed earlier in the same call) is not
+  /// returned; it becomes `cancelled` with an attempt of outcome `skipped`
+  /// instead. Claims of such jobs are serialised per schedule across
+  /// connections, so two never run at once.
   virtual caf::expected<std::vector<job>>
   claim_bucket_jobs(std::string_view bucket_id,
                     const std::optional<held_route>& adopt, timestamp due_by,

@@ -7,6 +7,7 @@
 #include <errmsg.h>
 #include <mysql.h>
 #include <mysqld_error.h>
+#include <tuple>
 
 #include <algorithm>
 #include <charconv>
@@ -1323,40 +1324,80 @@ claim_sources(std::string_view bucket_id,
 // earliest job of the next bucket, which its own claimer would then skip.
 // So: the ids without locks, then the rows by primary key, which locks
 // exactly them. A row that changed meanwhile is re-checked by the locking
-// read; one another claimer of the same bucket took is skipped, and the
-// caller gets fewer jobs this time.
-// Each source in turn while the limit leaves room: the bucket's own jobs,
-// then the held ones of its route when it adopts them.
+// read; one another claimer took (or is taking) is skipped. Claimers of one
+// route read the same earliest ids, so a round that lost some of its rows
+// to others reads on past the ids it tried, a few rounds at most: a claim
+// comes back empty only when nothing it could take was left.
+// The sources (the bucket's own jobs, and the held ones of its route when
+// it adopts them) are merged in due order: a stream of the bucket's own
+// jobs must not starve retries and rescued jobs.
 caf::error lock_due(impl& d, std::string_view op,
                     const std::vector<claim_source>& sources, timestamp due_by,
                     uint32_t limit, bool guarded, std::vector<job>& out) {
+  constexpr int max_rounds = 4;
   auto where
     = " AND scheduled_at <= " + lit::ts(due_by)
       + (guarded ? " AND skip_if_running" : " AND NOT skip_if_running");
+  struct pick {
+    int64_t at;
+    uuid id;
+    size_t source;
+  };
+  std::set<uuid> tried;
   auto first = out.size();
-  for (auto& src : sources) {
+  for (int round = 0; round < max_rounds; ++round) {
     auto room = limit - static_cast<uint32_t>(out.size() - first);
     if (room == 0)
       break;
-    auto ids = query_ids(
-      d,
-      expand("SELECT id FROM {p}jobs FORCE INDEX (", d.prefix)
-        + expand(src.index, d.prefix) + ") WHERE " + src.where + where
-        + " ORDER BY scheduled_at, id LIMIT " + std::to_string(room),
-      op);
-    if (!ids)
-      return ids.error();
-    if (ids->empty())
-      continue;
-    if (auto err = read_jobs_tolerant(
-          d,
-          expand("SELECT " JM_JOB_COLUMNS " FROM {p}jobs FORCE INDEX "
-                 "(PRIMARY) WHERE id IN ",
-                 d.prefix)
-            + lit::id_list(*ids) + " AND " + src.where + where
-            + " ORDER BY scheduled_at, id FOR UPDATE SKIP LOCKED",
-          op, out))
-      return err;
+    auto skip
+      = tried.empty() ? std::string{} : " AND id NOT IN " + lit::id_list(tried);
+    std::vector<pick> picks;
+    for (size_t i = 0; i < sources.size(); ++i) {
+      auto r = d.query(expand("SELECT id, scheduled_at FROM {p}jobs FORCE "
+                              "INDEX (",
+                              d.prefix)
+                         + expand(sources[i].index, d.prefix) + ") WHERE "
+                         + sources[i].where + where + skip
+                         + " ORDER BY scheduled_at, id LIMIT "
+                         + std::to_string(room),
+                       op);
+      if (!r)
+        return r.error();
+      each_row(*r, [&](const row& x) {
+        pick p{0, {}, i};
+        if (x.id(0, p.id) && x.i64(1, p.at))
+          picks.push_back(p);
+      });
+    }
+    if (picks.empty())
+      break;
+    std::sort(picks.begin(), picks.end(), [](const pick& x, const pick& y) {
+      return std::tie(x.at, x.id) < std::tie(y.at, y.id);
+    });
+    if (picks.size() > room)
+      picks.resize(room);
+    auto before = out.size();
+    for (size_t i = 0; i < sources.size(); ++i) {
+      std::vector<uuid> ids;
+      for (auto& p : picks)
+        if (p.source == i)
+          ids.push_back(p.id);
+      if (ids.empty())
+        continue;
+      tried.insert(ids.begin(), ids.end());
+      if (auto err = read_jobs_tolerant(
+            d,
+            expand("SELECT " JM_JOB_COLUMNS " FROM {p}jobs FORCE INDEX "
+                   "(PRIMARY) WHERE id IN ",
+                   d.prefix)
+              + lit::id_list(ids) + " AND " + sources[i].where + where
+              + " ORDER BY scheduled_at, id FOR UPDATE SKIP LOCKED",
+            op, out))
+        return err;
+    }
+    // Every row it read is ours: nothing was lost to other claimers.
+    if (out.size() - before == picks.size())
+      break;
   }
   return {};
 }

@@ -359,31 +359,33 @@ constexpr statement sql_sweep_deadlines{
 #define JM_DUE_HELD(P, L)                                                      \
   "status = 2 AND priority = " P " AND lane = " L " AND scheduled_at <= $2"
 
-// Every due job but the overlap-guarded ones: the bucket's ($1), then held
-// ones of its route ($6 = priority, NULL when it adopts none, $7 = lane;
-// they take the worker $8) while the limit $4 leaves room; $3 = due_by +
-// grace, $5 = the room above it. One statement, committed on its own: the
-// hot path of a busy bucket costs one round trip and one commit, and a held
-// job one write. The last column, `more`, says whether overlap-guarded jobs
-// are due too (asked only when the limit left room: the scans walk the due
-// jobs); a claim that took nothing still returns one row, with a NULL id.
+// Every due job but the overlap-guarded ones, earliest first: the bucket's
+// ($1) and held ones of its route ($6 = priority, NULL when it adopts none,
+// $7 = lane; they take the worker $8), $4 at most; $3 = due_by + grace, $5 =
+// the room above it. One statement, committed on its own: the hot path of a
+// busy bucket costs one round trip and one commit, and a held job one
+// write. The last column, `more`, says whether overlap-guarded jobs are due
+// too (asked only when the limit left room: the scans walk the due jobs); a
+// claim that took nothing still returns one row, with a NULL id.
 constexpr statement sql_claim{
   "claim",
   // A CTE with FOR UPDATE is evaluated once; `id IN (subquery)` may be
   // evaluated again per outer row and then exceeds its LIMIT. FOR UPDATE is
-  // not allowed under UNION, hence two CTEs; the second is not scanned at
-  // all when the first filled the limit.
-  "WITH c1 AS (SELECT id FROM {p}jobs WHERE bucket_id = $1 AND status = 3 "
-  "AND scheduled_at <= $2 AND NOT skip_if_running ORDER BY scheduled_at, id "
-  "LIMIT $4 FOR UPDATE SKIP LOCKED), "
-  "c2 AS (SELECT id FROM {p}jobs WHERE " JM_DUE_HELD(
+  // not allowed under UNION, hence two CTEs, merged in due order: a stream
+  // of the bucket's own jobs must not starve retries and rescued jobs.
+  // Rows locked but not taken are free again when the statement ends.
+  "WITH c1 AS (SELECT id, scheduled_at FROM {p}jobs WHERE bucket_id = $1 "
+  "AND status = 3 AND scheduled_at <= $2 AND NOT skip_if_running "
+  "ORDER BY scheduled_at, id LIMIT $4 FOR UPDATE SKIP LOCKED), "
+  "c2 AS (SELECT id, scheduled_at FROM {p}jobs WHERE " JM_DUE_HELD(
     "$6", "$7") " AND NOT skip_if_running ORDER BY scheduled_at, id LIMIT "
-                "$4 - (SELECT count(*) FROM c1) FOR UPDATE SKIP LOCKED), "
+                "$4 FOR UPDATE SKIP LOCKED), "
+                "c AS (SELECT id FROM (SELECT * FROM c1 UNION ALL SELECT * "
+                "FROM c2) x ORDER BY scheduled_at, id LIMIT $4), "
                 "u AS (UPDATE {p}jobs j SET status = 6, " JM_CLAIM_DEADLINE(
                   "$3", "$5") ", bucket_id = $1, worker_id = COALESCE($8, "
-                              "j.worker_id), version = j.version + 1 FROM "
-                              "(SELECT id FROM c1 UNION ALL SELECT id FROM "
-                              "c2) c WHERE j.id = c.id RETURNING " JM_J_COLUMNS
+                              "j.worker_id), version = j.version + 1 FROM c "
+                              "WHERE j.id = c.id RETURNING " JM_J_COLUMNS
                               ") SELECT u.*, x.more FROM (SELECT CASE WHEN "
                               "(SELECT count(*) FROM u) < $4 THEN EXISTS "
                               "(SELECT 1 FROM {p}jobs WHERE bucket_id = $1 "

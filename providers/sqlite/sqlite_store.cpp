@@ -278,9 +278,10 @@ constexpr const char* sql_sweep_deadlines
 #define JM_DUE_HELD(P, L)                                                      \
   "status = 2 AND priority = " P " AND lane = " L " AND scheduled_at <= ?2"
 
-// Every due job but the overlap-guarded ones: the bucket's (?1), then held
-// ones of its route (?6 = priority, NULL when it adopts none, ?7 = lane;
-// they take the worker ?8) while the limit ?4 leaves room.
+// Every due job but the overlap-guarded ones, earliest first: the bucket's
+// (?1) and held ones of its route (?6 = priority, NULL when it adopts none,
+// ?7 = lane; they take the worker ?8), ?4 at most. Merged in due order: a
+// stream of the bucket's own jobs must not starve retries and rescued jobs.
 constexpr const char* sql_claim
   = "UPDATE jm_jobs SET status = 6, "
     // ?3 = due_by + grace, ?5 = the room left above ?3 in an INTEGER: the
@@ -289,12 +290,14 @@ constexpr const char* sql_claim
     "WHEN timeout_us < 0 THEN ?3 ELSE ?3 + timeout_us END, "
     "bucket_id = ?1, worker_id = COALESCE(?8, worker_id), "
     "version = version + 1 "
-    "WHERE rowid IN (SELECT rowid FROM (SELECT rowid FROM jm_jobs "
-    "WHERE bucket_id = ?1 AND status = 3 AND scheduled_at <= ?2 "
-    "AND skip_if_running = 0 ORDER BY scheduled_at, id LIMIT ?4) "
-    "UNION ALL SELECT rowid FROM (SELECT rowid FROM jm_jobs WHERE " JM_DUE_HELD(
-      "?6", "?7") " AND skip_if_running = 0 ORDER BY scheduled_at, id "
-                  "LIMIT ?4) LIMIT ?4) RETURNING " JM_JOB_COLUMNS;
+    "WHERE rowid IN (SELECT r FROM (SELECT * FROM (SELECT rowid AS r, "
+    "scheduled_at AS s, id AS i FROM jm_jobs WHERE bucket_id = ?1 "
+    "AND status = 3 AND scheduled_at <= ?2 AND skip_if_running = 0 "
+    "ORDER BY scheduled_at, id LIMIT ?4) UNION ALL SELECT * FROM (SELECT "
+    "rowid, scheduled_at, id FROM jm_jobs WHERE " JM_DUE_HELD(
+      "?6",
+      "?7") " AND skip_if_running = 0 ORDER BY scheduled_at, id "
+            "LIMIT ?4)) ORDER BY s, i LIMIT ?4) RETURNING " JM_JOB_COLUMNS;
 
 // The overlap-guarded jobs of a claim, the bucket's (?1) and held ones of
 // its route (?4 = priority or NULL, ?5 = lane), in due order; ?3 = limit.

@@ -728,7 +728,7 @@ TEST(concurrent claims from several connections never overlap) {
   });
 }
 
-TEST(claims adopt due held jobs of their route after the bucket own ones) {
+TEST(claims adopt due held jobs of their route in due order with their own) {
   auto mine = in_bucket(make_job("mine", t0 - 1s), "b1", "w-b1");
   auto h1 = make_job("h1", t0 - 2s);
   auto h2 = make_job("h2", t0 + 1s);
@@ -745,17 +745,22 @@ TEST(claims adopt due held jobs of their route after the bucket own ones) {
     = unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 1s, 10, 1s));
   REQUIRE_EQUAL(own.size(), 1u);
   CHECK(own[0].id == mine.id);
-  // The bucket's own jobs come first, even behind earlier held ones.
+  // With a route: its own jobs and due held ones of the route, merged
+  // earliest first (a stream of its own jobs does not starve retries),
+  // due_by inclusive.
   auto mine2 = in_bucket(make_job("mine2", t0), "b1", "w-b1");
-  insert({mine2});
-  auto first = unbox(agent->claim_bucket_jobs("b1", route, t0 + 1s, 1, 1s));
-  REQUIRE_EQUAL(first.size(), 1u);
-  CHECK(first[0].id == mine2.id);
-  // Then due held jobs of the route, earliest first, due_by inclusive.
-  auto adopted = unbox(agent->claim_bucket_jobs("b1", route, t0 + 1s, 10, 2s));
-  REQUIRE_EQUAL(adopted.size(), 2u);
-  CHECK(adopted[0].id == h1.id);
-  CHECK(adopted[1].id == h2.id);
+  auto mine3 = in_bucket(make_job("mine3", t0 + 500ms), "b1", "w-b1");
+  insert({mine2, mine3});
+  auto first = unbox(agent->claim_bucket_jobs("b1", route, t0 + 1s, 2, 2s));
+  REQUIRE_EQUAL(first.size(), 2u);
+  CHECK(first[0].id == h1.id);
+  CHECK(first[1].id == mine2.id);
+  auto rest = unbox(agent->claim_bucket_jobs("b1", route, t0 + 1s, 10, 2s));
+  REQUIRE_EQUAL(rest.size(), 2u);
+  CHECK(rest[0].id == mine3.id);
+  CHECK(rest[1].id == h2.id);
+  auto adopted = first;
+  adopted.insert(adopted.end(), rest.begin(), rest.end());
   for (auto& x : adopted) {
     CHECK_EQUAL(str(x.status), "queued");
     CHECK_EQUAL(x.bucket_id, "b1");
