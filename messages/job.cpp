@@ -77,7 +77,9 @@ bool can_transition(job_status from, job_status to) {
     return from == s::save_pending || from == s::held_on_master
            || from == s::queued || from == s::processing;
   case s::queued:
-    return from == s::assigned_to_bucket;
+    // Claimed by its bucket, or adopted (due and held) by a bucket of its
+    // priority and lane.
+    return from == s::assigned_to_bucket || from == s::held_on_master;
   case s::processing:
     return from == s::queued;
   case s::succeeded:

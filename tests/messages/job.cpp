@@ -32,6 +32,7 @@ constexpr std::pair<job_status, job_status> legal[] = {
   {s::save_pending, s::failed}, // set aside: its stored bytes are corrupt
   {s::held_on_master, s::held_on_master}, // a reschedule
   {s::held_on_master, s::assigned_to_bucket},
+  {s::held_on_master, s::queued}, // adopted by a bucket's claim
   {s::held_on_master, s::cancelled},
   {s::held_on_master, s::failed}, // set aside
   {s::assigned_to_bucket, s::held_on_master},
