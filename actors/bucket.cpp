@@ -268,7 +268,10 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
     else
       wake(self, {now()});
   };
-  self->request(s.claims, caf::infinite, atom::release_v, s.cfg.record.bucket_id)
+  // On the write connection: behind the writes a crashed predecessor left
+  // there, so that a run it finished is recorded before the release could
+  // take the job back and run it again.
+  self->request(s.writes, caf::infinite, atom::release_v, s.cfg.record.bucket_id)
     .then(
       [self, released](uint64_t n) {
         if (n > 0)

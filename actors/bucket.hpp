@@ -39,9 +39,10 @@ struct bucket_config {
 struct bucket_state {
   static inline const char* name = "bucket";
   bucket_config cfg;
-  /// Claims and releases go through one connection, outcome writes through
-  /// another (when the node has two or more): a claim and a write then
-  /// overlap on the server instead of queueing behind each other.
+  /// Claims go through one connection; outcome writes, and the release at
+  /// start, through another (when the node has two or more): a claim and a
+  /// write then overlap on the server instead of queueing behind each
+  /// other.
   agent_connection_actor claims;
   agent_connection_actor writes;
   std::shared_ptr<executor_pool> pool;

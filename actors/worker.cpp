@@ -67,38 +67,9 @@ void drain_buckets(self_ptr self, caf::typed_response_promise<bool> rp) {
   }
 }
 
-} // namespace
-
-worker_actor::behavior_type
-worker(worker_actor::stateful_pointer<worker_state> self,
-       worker_settings settings, std::vector<agent_connection_actor> agents,
-       store_actor store, std::shared_ptr<const handler_registry> handlers) {
+// Spawns a supervised bucket per record.
+void start_buckets(self_ptr self, const std::vector<bucket_record>& records) {
   auto& s = self->state;
-  s.settings = std::move(settings);
-  s.worker_id = s.settings.worker.name + "@" + s.settings.node_id;
-  s.agents = std::move(agents);
-  s.store = std::move(store);
-  s.handlers = std::move(handlers);
-  auto records = plan_buckets(s);
-  if (s.agents.empty() && !records.empty()) {
-    spdlog::error("worker {}: no agent connection: runs no jobs", s.worker_id);
-    records.clear();
-  }
-  s.num_buckets = records.size();
-  // A worker without buckets runs nothing and needs no threads.
-  s.pool = executor_pool::make(
-    *s.handlers, records.empty() ? 0 : s.settings.worker.parallelism,
-    [](const job& x, std::string_view text) {
-      spdlog::info("[{} {}] {}", x.handler, to_string(x.id).substr(0, 8), text);
-    });
-  // Registered before the buckets run, so that the master can route to them
-  // and find them again after a crash of this node.
-  self->request(s.store, caf::infinite, atom::buckets_v, bucket_list{records})
-    .then([](bool) {},
-          [](const caf::error& err) {
-            spdlog::error("worker: registering buckets failed: {}",
-                          describe(err));
-          });
   auto handle = caf::actor_cast<worker_actor>(self);
   for (size_t i = 0; i < records.size(); ++i) {
     auto& rec = records[i];
@@ -125,6 +96,44 @@ worker(worker_actor::stateful_pointer<worker_state> self,
       });
     s.supervisors.push_back(sup);
   }
+}
+
+} // namespace
+
+worker_actor::behavior_type
+worker(worker_actor::stateful_pointer<worker_state> self,
+       worker_settings settings, std::vector<agent_connection_actor> agents,
+       store_actor store, std::shared_ptr<const handler_registry> handlers) {
+  auto& s = self->state;
+  s.settings = std::move(settings);
+  s.worker_id = s.settings.worker.name + "@" + s.settings.node_id;
+  s.agents = std::move(agents);
+  s.store = std::move(store);
+  s.handlers = std::move(handlers);
+  auto records = plan_buckets(s);
+  if (s.agents.empty() && !records.empty()) {
+    spdlog::error("worker {}: no agent connection: runs no jobs", s.worker_id);
+    records.clear();
+  }
+  s.num_buckets = records.size();
+  // A worker without buckets runs nothing and needs no threads.
+  s.pool = executor_pool::make(
+    *s.handlers, records.empty() ? 0 : s.settings.worker.parallelism,
+    [](const job& x, std::string_view text) {
+      spdlog::info("[{} {}] {}", x.handler, to_string(x.id).substr(0, 8), text);
+    });
+  // Registered before the buckets run, so that the master can route to them
+  // and find them again after a crash of this node, and so that their
+  // claims may adopt held jobs (only registered buckets of live nodes do).
+  // Should the registration fail, they run all the same: their own jobs
+  // still reach them, and their claims adopt nothing.
+  self->request(s.store, caf::infinite, atom::buckets_v, bucket_list{records})
+    .then([self, records](bool) { start_buckets(self, records); },
+          [self, records](const caf::error& err) {
+            spdlog::error("worker: registering buckets failed: {}",
+                          describe(err));
+            start_buckets(self, records);
+          });
   if (records.empty())
     spdlog::info("worker {} ({}): no buckets, runs no jobs", s.worker_id,
                  to_string(s.settings.worker.mode));

@@ -215,7 +215,7 @@ TEST(a bucket told not to adopt held jobs claims only its own) {
   CHECK(!agent->claim.at(0).adopt);
 }
 
-TEST(a bucket writes outcomes on its write connection) {
+TEST(a bucket writes outcomes and releases on its write connection) {
   auto writes = std::make_shared<test::fake_agent>();
   auto writes_handle = spawn(test::fake_agent_connection, writes);
   auto x = claimed("ok");
@@ -224,9 +224,10 @@ TEST(a bucket writes outcomes on its write connection) {
         agent_connection_actor{writes_handle}, pool);
   REQUIRE(writes->await_write(x.id, job_status::succeeded));
   CHECK_EQUAL(agent->write.size(), 0u);
-  CHECK_EQUAL(agent->release.size(), 1u);
   CHECK_EQUAL(writes->claim.size(), 0u);
-  CHECK_EQUAL(writes->release.size(), 0u);
+  // The release at start queues behind a crashed predecessor's writes.
+  CHECK_EQUAL(writes->release.size(), 1u);
+  CHECK_EQUAL(agent->release.size(), 0u);
 }
 
 TEST(a failed release does not keep the bucket from claiming) {
