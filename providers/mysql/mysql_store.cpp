@@ -1302,17 +1302,27 @@ struct claim_source {
   std::string where;
 };
 
+// Held jobs are adopted only by a registered bucket of a node alive at
+// `due_by`, so that a node already declared dead (and its jobs rescued)
+// takes no more, and whatever a bucket holds can be found by the rescue of
+// its node.
 std::vector<claim_source>
-claim_sources(std::string_view bucket_id,
-              const std::optional<held_route>& adopt) {
+claim_sources(const impl& d, std::string_view bucket_id,
+              const std::optional<held_route>& adopt, timestamp due_by) {
   std::vector<claim_source> result;
   result.push_back({"{p}jobs_bucket",
                     "bucket_id = " + lit::text(bucket_id) + " AND status = 3"});
   if (adopt)
     result.push_back(
-      {"{p}jobs_route", "status = 2 AND priority = "
-                          + std::to_string(static_cast<int>(adopt->priority))
-                          + " AND lane = " + lit::text(adopt->lane)});
+      {"{p}jobs_route",
+       "status = 2 AND priority = "
+         + std::to_string(static_cast<int>(adopt->priority))
+         + " AND lane = " + lit::text(adopt->lane)
+         + expand(" AND EXISTS (SELECT 1 FROM {p}buckets b JOIN {p}nodes n "
+                  "ON n.node_id = b.node_id WHERE b.bucket_id = ",
+                  d.prefix)
+         + lit::text(bucket_id) + " AND n.lease_expires_at > " + lit::ts(due_by)
+         + ")"});
   return result;
 }
 
@@ -1444,7 +1454,7 @@ caf::error claim_exclusive(impl& d, transaction& tx, std::string_view bucket_id,
                            std::vector<job>& claimed) {
   constexpr std::string_view op = "claim_bucket_jobs";
   std::vector<job> candidates;
-  if (auto err = lock_due(d, op, claim_sources(bucket_id, adopt), due_by, limit,
+  if (auto err = lock_due(d, op, claim_sources(d, bucket_id, adopt, due_by), due_by, limit,
                           true, candidates))
     return err;
   if (candidates.empty())
@@ -2316,7 +2326,7 @@ caf::expected<std::vector<job>> mysql_store::claim_bucket_jobs(
       auto base = sc::saturating_add(to_micros(due_by), grace.count());
       // Every due job but the overlap-guarded ones; rows another connection
       // is claiming are skipped, never waited for or taken twice.
-      if (auto err = lock_due(d, op, claim_sources(bucket_id, adopt), due_by,
+      if (auto err = lock_due(d, op, claim_sources(d, bucket_id, adopt, due_by), due_by,
                               limit, false, result))
         return err;
       if (auto err = claim_rows(d, op, result, base, bucket_id, adopt))

@@ -274,9 +274,14 @@ constexpr const char* sql_sweep_deadlines
     "version = version + 1 WHERE process_deadline IS NOT NULL "
     "AND process_deadline < ?1 AND status IN " JM_LIVE_PLACED;
 
-// The due held jobs of a route: P = priority (NULL: none), L = lane.
+// The due held jobs of a route: P = priority (NULL: none), L = lane;
+// adopted only by a registered bucket (?1) of a node alive at ?2, so that a
+// node already declared dead (and its jobs rescued) takes no more, and
+// whatever a bucket holds can be found by the rescue of its node.
 #define JM_DUE_HELD(P, L)                                                      \
-  "status = 2 AND priority = " P " AND lane = " L " AND scheduled_at <= ?2"
+  "status = 2 AND priority = " P " AND lane = " L " AND scheduled_at <= ?2 "   \
+  "AND EXISTS (SELECT 1 FROM jm_buckets b JOIN jm_nodes n ON n.node_id = "     \
+  "b.node_id WHERE b.bucket_id = ?1 AND n.lease_expires_at > ?2)"
 
 // Every due job but the overlap-guarded ones, earliest first: the bucket's
 // (?1) and held ones of its route (?6 = priority, NULL when it adopts none,

@@ -740,6 +740,15 @@ TEST(claims adopt due held jobs of their route in due order with their own) {
   auto theirs = in_bucket(make_job("theirs", t0), "b2", "w-b2");
   insert({mine, h1, h2, later, high, gpu, theirs});
   held_route route{"w-b1", priority::medium, ""};
+  add_node("n1", t0 + 1h, {"b1", "b-gpu"});
+  add_node("gone", t0 - 1s, {"b-dead"});
+  // Only a registered bucket of a live node adopts: a node declared dead
+  // takes no more, and the rescue of a node finds all its buckets hold.
+  CHECK(unbox(agent->claim_bucket_jobs("b-unknown", route, t0 + 1s, 10, 1s))
+          .empty());
+  CHECK(
+    unbox(agent->claim_bucket_jobs("b-dead", route, t0 + 1s, 10, 1s)).empty());
+  check_stored(get(h1.id), h1);
   // Without a route, held jobs are not the bucket's.
   auto own
     = unbox(agent->claim_bucket_jobs("b1", std::nullopt, t0 + 1s, 10, 1s));
@@ -804,6 +813,7 @@ TEST(adopted overlap guarded jobs keep the guard) {
   // One of s placed in the bucket already: it is the earliest, so it runs.
   auto o0 = occurrence(s, t0, "b1");
   insert({o0, o1, o2, u1});
+  add_node("n1", t0 + 1h, {"b1"});
   held_route route{"w1", priority::medium, ""};
   auto got = unbox(agent->claim_bucket_jobs("b1", route, t0 + 2s, 10, 1s));
   REQUIRE_EQUAL(got.size(), 2u);
@@ -832,6 +842,7 @@ TEST(concurrent adopting claims never take a job twice) {
     xs.push_back(i % 10 == 0 ? in_bucket(x, "c" + std::to_string(i % 3)) : x);
   }
   insert(xs);
+  add_node("n1", t0 + 2h, {"c0", "c1", "c2"});
   claim_all_together(xs, claimers, [](agent_store& agent, int i) {
     auto bucket = "c" + std::to_string(i);
     held_route route{"w-" + bucket, priority::medium, ""};
