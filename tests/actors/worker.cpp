@@ -99,6 +99,21 @@ const strings three_buckets{"w@n1/very_low/1", "w@n1/medium/1",
 
 CAF_TEST_FIXTURE_SCOPE(worker_tests, fixture)
 
+TEST(buckets start only once their registration is stored) {
+  test::gate registered;
+  store->buckets.set_default([&](const bucket_list&) -> caf::expected<bool> {
+    registered.wait();
+    return true;
+  });
+  start(settings({0, 0, 1, 0, 0}));
+  // While the store has not answered, no bucket runs (a bounded wait for
+  // something that must not happen).
+  CHECK(!agent->release.await(1, 200ms));
+  registered.open();
+  REQUIRE(agent->release.await(1));
+  CHECK_EQUAL(store->buckets.size(), 1u);
+}
+
 TEST(buckets spread their claims over the agent connections) {
   auto second = std::make_shared<test::fake_agent>();
   auto second_handle = spawn(test::fake_agent_connection, second);
@@ -132,8 +147,11 @@ TEST(a worker registers its buckets and announces them to the master) {
                : priority::medium;
     CHECK(r.priority == p);
   }
-  // The buckets run: each takes back its old claims first.
+  // The buckets run once registered (their claims' adoption needs the
+  // rows): each takes back its old claims first.
   REQUIRE(agent->release.await(3));
+  for (size_t i = 0; i < 3; ++i)
+    CHECK(store->buckets.entry(0).seq < agent->release.entry(i).seq);
   auto released = agent->release.all();
   CHECK(strings(released.begin(), released.end()) == three_buckets);
   auto m = spawn_master();
