@@ -167,7 +167,6 @@ inline int64_t claim_deadline(int64_t base, int64_t timeout_us) {
   return saturating_add(base, timeout_us);
 }
 
-/// The order of claims and listings: due time, then id.
 /// A claimed job's placement: the claiming bucket, and its worker when the
 /// claim adopts held jobs (as the claim statements write it).
 inline void take_placement(job& x, std::string_view bucket_id,
@@ -177,6 +176,7 @@ inline void take_placement(job& x, std::string_view bucket_id,
     x.worker_id = adopt->worker_id;
 }
 
+/// The order of claims and listings: due time, then id.
 inline bool earlier(const job& x, const job& y) {
   if (x.scheduled_at != y.scheduled_at)
     return x.scheduled_at < y.scheduled_at;

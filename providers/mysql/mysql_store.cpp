@@ -1306,9 +1306,10 @@ struct claim_source {
 // `due_by`, so that a node already declared dead (and its jobs rescued)
 // takes no more, and whatever a bucket holds can be found by the rescue of
 // its node.
-std::vector<claim_source>
-claim_sources(const impl& d, std::string_view bucket_id,
-              const std::optional<held_route>& adopt, timestamp due_by) {
+std::vector<claim_source> claim_sources(const impl& d,
+                                        std::string_view bucket_id,
+                                        const std::optional<held_route>& adopt,
+                                        timestamp due_by) {
   std::vector<claim_source> result;
   result.push_back({"{p}jobs_bucket",
                     "bucket_id = " + lit::text(bucket_id) + " AND status = 3"});
@@ -1327,8 +1328,8 @@ claim_sources(const impl& d, std::string_view bucket_id,
 }
 
 // Locks up to `limit` due jobs of a bucket, the overlap-guarded ones or the
-// others, earliest first, skipping rows other connections hold; appends
-// those that decode to `out` and sets aside the others. Two steps, because
+// others, skipping rows other connections hold; appends those that decode
+// to `out`, earliest first, and sets aside the others. Two steps, because
 // a locking range scan in InnoDB also locks the first row past its range
 // until the commit, even under READ COMMITTED: that row is often the
 // earliest job of the next bucket, which its own claimer would then skip.
@@ -1409,6 +1410,9 @@ caf::error lock_due(impl& d, std::string_view op,
     if (out.size() - before == picks.size())
       break;
   }
+  // Read per source and per round; appended in due order.
+  std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+            sc::earlier);
   return {};
 }
 
@@ -1454,13 +1458,11 @@ caf::error claim_exclusive(impl& d, transaction& tx, std::string_view bucket_id,
                            std::vector<job>& claimed) {
   constexpr std::string_view op = "claim_bucket_jobs";
   std::vector<job> candidates;
-  if (auto err = lock_due(d, op, claim_sources(d, bucket_id, adopt, due_by), due_by, limit,
-                          true, candidates))
+  if (auto err = lock_due(d, op, claim_sources(d, bucket_id, adopt, due_by),
+                          due_by, limit, true, candidates))
     return err;
   if (candidates.empty())
     return {};
-  // The guard goes by due order across both sources.
-  std::sort(candidates.begin(), candidates.end(), sc::earlier);
   // One user lock per schedule, taken in id order so that two claims never
   // wait for each other in a cycle; held until the transaction ended, after
   // which the claimed run is visible to the next one to get the lock (READ
@@ -2326,8 +2328,8 @@ caf::expected<std::vector<job>> mysql_store::claim_bucket_jobs(
       auto base = sc::saturating_add(to_micros(due_by), grace.count());
       // Every due job but the overlap-guarded ones; rows another connection
       // is claiming are skipped, never waited for or taken twice.
-      if (auto err = lock_due(d, op, claim_sources(d, bucket_id, adopt, due_by), due_by,
-                              limit, false, result))
+      if (auto err = lock_due(d, op, claim_sources(d, bucket_id, adopt, due_by),
+                              due_by, limit, false, result))
         return err;
       if (auto err = claim_rows(d, op, result, base, bucket_id, adopt))
         return err;
