@@ -5,6 +5,7 @@
 // own. Header-only; every function takes the backend's name ("mysql", ...)
 // for its error texts.
 
+#include "messages/codec.hpp"
 #include "messages/error.hpp"
 #include "messages/job.hpp"
 #include "messages/schedule.hpp"
@@ -109,6 +110,28 @@ inline caf::error check_job(std::string_view backend, const job& x) {
   if (what.empty())
     return {};
   return invalid(backend, "job " + to_string(x.id) + ": " + what);
+}
+
+/// Rejects jobs that cannot go into a save-pending queue.
+inline caf::error check_pending(std::string_view backend, const job& x) {
+  if (auto err = check_job(backend, x))
+    return err;
+  if (x.bucket_id.empty() || x.bucket_id == corrupt_queue)
+    return invalid(backend, "job " + to_string(x.id)
+                              + ": a save-pending job needs its bucket");
+  return {};
+}
+
+/// Decodes one save-pending entry into `out.jobs`, or notes its `seq` in
+/// `out.corrupt` when its bytes are no job of that queue.
+inline void read_pending_entry(int64_t seq, std::string_view bucket_id,
+                               std::string_view bytes, pending_read& out) {
+  auto x = decode_job(
+    {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  if (x && x->bucket_id == bucket_id)
+    out.jobs.push_back(pending_job{seq, std::move(*x)});
+  else
+    out.corrupt.push_back(seq);
 }
 
 inline caf::error check_schedule(std::string_view backend,

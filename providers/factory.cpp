@@ -12,7 +12,7 @@ namespace {
 template <class Store>
 store_connection share(std::unique_ptr<Store> x) {
   std::shared_ptr<Store> ptr{std::move(x)};
-  return store_connection{ptr, ptr};
+  return store_connection{ptr, ptr, ptr};
 }
 
 } // namespace

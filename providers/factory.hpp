@@ -9,11 +9,13 @@
 
 namespace jm {
 
-/// One connection to a store, seen through both of its interfaces (every
-/// backend serves as master and as agent store).
+/// One connection to a store, seen through each of its interfaces (every
+/// backend serves as master store, as the agent side of the master store,
+/// and as a separate agent store's save-pending queues).
 struct store_connection {
   std::shared_ptr<master_store> master;
   std::shared_ptr<agent_store> agent;
+  std::shared_ptr<agent_queue> queue;
 };
 
 /// Opens a new connection to the configured store and migrates its schema.

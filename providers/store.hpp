@@ -252,4 +252,55 @@ public:
   write_results(const std::vector<job_write>& writes) = 0;
 };
 
+/// A job in an agent's save-pending queue: accepted (the caller has its
+/// id) and durable in the agent store, not yet in the master store.
+struct pending_job {
+  /// Increases in push order within the store.
+  int64_t seq = 0;
+  /// As pushed: status `save_pending`, `bucket_id` and `worker_id` set.
+  jm::job job;
+};
+
+/// What one read of a save-pending queue found.
+struct pending_read {
+  /// In push order.
+  std::vector<pending_job> jobs;
+  /// Entries whose bytes did not decode. The read moved them out of every
+  /// queue (into the queue named `corrupt_queue`), where they stay for a
+  /// person to look at, instead of blocking the queue's head for good.
+  std::vector<int64_t> corrupt;
+};
+
+/// The queue that entries which do not decode are moved to.
+inline constexpr std::string_view corrupt_queue = "!corrupt";
+
+/// The save-pending queues of an agent store that is not the master store:
+/// the master pushes jobs due soon into the queue of the bucket it picked
+/// and answers the caller; the bucket's agent connection persists them to
+/// the master (insert-or-ignore by id) and only then removes them. Nothing
+/// is read destructively, so a crash at any point leaves a copy. Same
+/// ownership rules as the other interfaces: one actor per instance.
+class agent_queue {
+public:
+  virtual ~agent_queue() = default;
+
+  /// Appends `jobs` to the queues of their `bucket_id`s (which must be set)
+  /// in one transaction: all or none.
+  virtual caf::error push_pending(const std::vector<job>& jobs) = 0;
+
+  /// The oldest entries of `bucket_id`'s queue, at most `limit`, in push
+  /// order. Removes nothing (but moves entries that do not decode away).
+  virtual caf::expected<pending_read> read_pending(std::string_view bucket_id,
+                                                   uint32_t limit)
+    = 0;
+
+  /// The buckets whose queues hold entries (without `corrupt_queue`).
+  virtual caf::expected<std::vector<std::string>> pending_buckets() = 0;
+
+  /// Deletes entries once their jobs are in the master store; unknown ones
+  /// are ignored. Returns how many it deleted.
+  virtual caf::expected<uint64_t>
+  remove_pending(const std::vector<int64_t>& seqs) = 0;
+};
+
 } // namespace jm

@@ -191,6 +191,19 @@ const std::vector<std::vector<const char*>> migrations = {
     "ALTER TABLE {p}jobs ADD INDEX {p}jobs_route"
     " (status, priority, lane, skip_if_running, scheduled_at, id)",
   },
+  // 3: save-pending queues, when this database is a separate agent store.
+  // InnoDB keeps its AUTO_INCREMENT counter across restarts (MariaDB 10.2.4
+  // and later, MySQL 8): a deleted entry's seq is not handed out again.
+  {
+    "CREATE TABLE IF NOT EXISTS {p}agent_queue ("
+    " seq BIGINT NOT NULL AUTO_INCREMENT,"
+    " bucket_id VARCHAR(255) NOT NULL,"
+    " job_id BINARY(16) NOT NULL,"
+    " pushed_at BIGINT NOT NULL,"
+    " payload LONGBLOB NOT NULL,"
+    " PRIMARY KEY (seq),"
+    " KEY {p}agent_queue_bucket (bucket_id, seq))" JM_TABLE_OPTIONS,
+  },
 };
 
 const int latest_schema_version = static_cast<int>(migrations.size());
@@ -1010,6 +1023,25 @@ caf::error read_jobs(impl& d, const std::string& sql, std::string_view op,
   return err;
 }
 
+/// Runs all `statements` or none.
+caf::error exec_atomically(impl& d, const std::vector<std::string>& statements,
+                           std::string_view op) {
+  if (statements.empty())
+    return {};
+  // One statement is atomic without a transaction.
+  if (statements.size() == 1) {
+    auto n = d.exec(statements.front(), op);
+    return n ? caf::error{} : n.error();
+  }
+  transaction tx{d};
+  if (auto err = tx.begin(op))
+    return err;
+  for (auto& s : statements)
+    if (auto n = d.exec(s, op); !n)
+      return n.error();
+  return tx.commit(op);
+}
+
 /// The ids in column `col` of the rows `sql` returns.
 caf::expected<std::vector<uuid>> query_ids(impl& d, const std::string& sql,
                                            std::string_view op, int col = 0) {
@@ -1640,21 +1672,7 @@ caf::error mysql_store::insert_jobs(const std::vector<job>& jobs) {
                 for (auto& x : jobs)
                   if (auto err = sc::check_job(backend, x))
                     return err;
-                auto statements = insert_jobs_sql(d, jobs);
-                if (statements.empty())
-                  return {};
-                // One statement is atomic without a transaction.
-                if (statements.size() == 1) {
-                  auto n = d.exec(statements.front(), op);
-                  return n ? caf::error{} : n.error();
-                }
-                transaction tx{d};
-                if (auto err = tx.begin(op))
-                  return err;
-                for (auto& s : statements)
-                  if (auto n = d.exec(s, op); !n)
-                    return n.error();
-                return tx.commit(op);
+                return exec_atomically(d, insert_jobs_sql(d, jobs), op);
               });
 }
 
@@ -2395,6 +2413,116 @@ mysql_store::write_results(const std::vector<job_write>& writes) {
     [&](impl& d, std::string_view op) -> caf::expected<std::vector<bool>> {
       return write_jobs_impl(d, writes, op);
     });
+}
+
+// -- agent_queue --------------------------------------------------------------
+
+namespace {
+
+std::string seq_list(const std::vector<int64_t>& seqs) {
+  std::string out = "(";
+  for (auto seq : seqs) {
+    if (out.size() > 1)
+      out += ", ";
+    out += lit::i64(seq);
+  }
+  return out + ")";
+}
+
+} // namespace
+
+caf::error mysql_store::push_pending(const std::vector<job>& jobs) {
+  return call(
+    *impl_, "push_pending", [&](impl& d, std::string_view op) -> caf::error {
+      for (auto& x : jobs)
+        if (auto err = sc::check_pending(backend, x))
+          return err;
+      auto t = lit::ts(jm::now());
+      std::vector<std::string> rows;
+      rows.reserve(jobs.size());
+      for (auto& x : jobs) {
+        auto bytes = encode(x);
+        rows.push_back("(" + lit::text(x.bucket_id) + ", " + lit::id(x.id)
+                       + ", " + t + ", "
+                       + lit::hex({reinterpret_cast<const char*>(bytes.data()),
+                                   bytes.size()})
+                       + ")");
+      }
+      return exec_atomically(
+        d,
+        chunked(expand("INSERT INTO {p}agent_queue (bucket_id, "
+                       "job_id, pushed_at, payload) VALUES ",
+                       d.prefix),
+                rows, ", ", ""),
+        op);
+    });
+}
+
+caf::expected<pending_read>
+mysql_store::read_pending(std::string_view bucket_id, uint32_t limit) {
+  return call(
+    *impl_, "read_pending",
+    [&](impl& d, std::string_view op) -> caf::expected<pending_read> {
+      pending_read result;
+      if (limit == 0)
+        return result;
+      auto r = d.query(expand("SELECT seq, payload FROM {p}agent_queue "
+                              "WHERE bucket_id = ",
+                              d.prefix)
+                         + lit::text(bucket_id) + " ORDER BY seq LIMIT "
+                         + lit::i64(limit),
+                       op);
+      if (!r)
+        return r.error();
+      caf::error err;
+      each_row(*r, [&](const row& x) {
+        int64_t seq = 0;
+        if (!x.i64(0, seq))
+          err = sc::malformed(backend, "a queue entry has no seq");
+        else
+          sc::read_pending_entry(seq, bucket_id, x.bytes(1), result);
+      });
+      if (err)
+        return err;
+      if (!result.corrupt.empty())
+        if (auto n = d.exec(expand("UPDATE {p}agent_queue SET bucket_id = "
+                                   "'!corrupt' WHERE seq IN ",
+                                   d.prefix)
+                              + seq_list(result.corrupt),
+                            op);
+            !n)
+          return n.error();
+      return result;
+    });
+}
+
+caf::expected<std::vector<std::string>> mysql_store::pending_buckets() {
+  return call(
+    *impl_, "pending_buckets",
+    [&](impl& d,
+        std::string_view op) -> caf::expected<std::vector<std::string>> {
+      auto r = d.query_p("SELECT DISTINCT bucket_id FROM {p}agent_queue "
+                         "WHERE bucket_id <> '!corrupt' ORDER BY bucket_id",
+                         op);
+      if (!r)
+        return r.error();
+      std::vector<std::string> result;
+      each_row(*r, [&](const row& x) { result.push_back(x.text(0)); });
+      return result;
+    });
+}
+
+caf::expected<uint64_t>
+mysql_store::remove_pending(const std::vector<int64_t>& seqs) {
+  return call(*impl_, "remove_pending",
+              [&](impl& d, std::string_view op) -> caf::expected<uint64_t> {
+                if (seqs.empty())
+                  return uint64_t{0};
+                return d.exec(
+                  expand("DELETE FROM {p}agent_queue WHERE seq IN ", d.prefix)
+                    + seq_list(seqs),
+                  op);
+              });
 }
 
 } // namespace jm::mysql

@@ -56,7 +56,9 @@ parse_connection_string(const std::string& text);
 /// microseconds since the Unix epoch, data and metadata LONGBLOB holding
 /// Cap'n Proto encoded value maps (NULL for an empty map). Claims use
 /// `FOR UPDATE SKIP LOCKED`.
-class mysql_store final : public master_store, public agent_store {
+class mysql_store final : public master_store,
+                          public agent_store,
+                          public agent_queue {
 public:
   /// Connects and migrates. `url` is a connection string as
   /// `parse_connection_string` takes it. `table_prefix` (letters, digits and
@@ -157,6 +159,18 @@ public:
 
   caf::expected<std::vector<bool>>
   write_results(const std::vector<job_write>& writes) override;
+
+  // -- agent_queue ------------------------------------------------------------
+
+  caf::error push_pending(const std::vector<job>& jobs) override;
+
+  caf::expected<pending_read> read_pending(std::string_view bucket_id,
+                                           uint32_t limit) override;
+
+  caf::expected<std::vector<std::string>> pending_buckets() override;
+
+  caf::expected<uint64_t>
+  remove_pending(const std::vector<int64_t>& seqs) override;
 
   struct impl;
 

@@ -181,6 +181,15 @@ constexpr const char* migrations[] = {
   "CREATE INDEX IF NOT EXISTS {p}jobs_route"
   " ON {p}jobs (priority, lane, skip_if_running, scheduled_at, id)"
   " WHERE status = 2;",
+  // 3: save-pending queues, when this database is a separate agent store.
+  "CREATE TABLE IF NOT EXISTS {p}agent_queue ("
+  " seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+  " bucket_id text NOT NULL,"
+  " job_id uuid NOT NULL,"
+  " pushed_at bigint NOT NULL,"
+  " payload bytea NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS {p}agent_queue_bucket"
+  " ON {p}agent_queue (bucket_id, seq);",
 };
 
 constexpr int latest_schema_version
@@ -495,6 +504,28 @@ constexpr statement sql_purge_schedules{
   "DELETE FROM {p}schedules WHERE id IN (SELECT id FROM {p}schedules "
   "WHERE status IN (3, 5) AND terminated_at < $1 ORDER BY terminated_at, id "
   "LIMIT $2 FOR UPDATE SKIP LOCKED)"};
+
+// Several jobs in one statement; in array order, so seq follows push order.
+constexpr statement sql_push_pending{
+  "push_pending",
+  "INSERT INTO {p}agent_queue (bucket_id, job_id, pushed_at, payload) "
+  "SELECT b, j, $3, x FROM unnest($1::text[], $2::uuid[], $4::bytea[]) "
+  "WITH ORDINALITY AS u(b, j, x, n) ORDER BY n"};
+
+constexpr statement sql_read_pending{
+  "read_pending", "SELECT seq, payload FROM {p}agent_queue "
+                  "WHERE bucket_id = $1 ORDER BY seq LIMIT $2"};
+
+constexpr statement sql_quarantine_pending{
+  "quarantine_pending", "UPDATE {p}agent_queue SET bucket_id = '!corrupt' "
+                        "WHERE seq = ANY($1::int8[])"};
+
+constexpr statement sql_pending_buckets{
+  "pending_buckets", "SELECT DISTINCT bucket_id FROM {p}agent_queue "
+                     "WHERE bucket_id <> '!corrupt' ORDER BY bucket_id"};
+
+constexpr statement sql_remove_pending{
+  "remove_pending", "DELETE FROM {p}agent_queue WHERE seq = ANY($1::int8[])"};
 
 // -- type ids (pg_type.oid; stable across server versions) --------------------
 
@@ -2416,6 +2447,107 @@ postgres_store::write_results(const std::vector<job_write>& writes) {
     [&](impl& d, std::string_view op) -> caf::expected<std::vector<bool>> {
       return write_jobs_impl(d, writes, op);
     });
+}
+
+// -- agent_queue --------------------------------------------------------------
+
+namespace {
+
+array_param seq_array(const std::vector<int64_t>& seqs) {
+  array_param xs{oid_int8};
+  for (auto seq : seqs)
+    xs.i64(seq);
+  return xs;
+}
+
+} // namespace
+
+caf::error postgres_store::push_pending(const std::vector<job>& jobs) {
+  return call(*impl_, "push_pending",
+              [&](impl& d, std::string_view op) -> caf::error {
+                for (auto& x : jobs)
+                  if (auto err = store_common::check_pending(backend, x))
+                    return err;
+                if (jobs.empty())
+                  return {};
+                array_param buckets{oid_text};
+                array_param ids{oid_uuid};
+                array_param payloads{oid_bytea};
+                for (auto& x : jobs) {
+                  auto bytes = encode(x);
+                  buckets.add(x.bucket_id);
+                  ids.add(raw(x.id));
+                  payloads.add(std::string_view{
+                    reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+                }
+                params p;
+                p.array(buckets);
+                p.array(ids);
+                p.ts(jm::now());
+                p.array(payloads);
+                auto r = d.run(sql_push_pending, p, op);
+                return r ? caf::error{} : r.error();
+              });
+}
+
+caf::expected<pending_read>
+postgres_store::read_pending(std::string_view bucket_id, uint32_t limit) {
+  return call(
+    *impl_, "read_pending",
+    [&](impl& d, std::string_view op) -> caf::expected<pending_read> {
+      pending_read result;
+      if (limit == 0)
+        return result;
+      params p;
+      p.text(bucket_id);
+      p.i64(limit);
+      auto r = d.run(sql_read_pending, p, op);
+      if (!r)
+        return r.error();
+      for (int i = 0; i < PQntuples(r->get()); ++i) {
+        row x{r->get(), i};
+        int64_t seq = 0;
+        if (!x.i64(0, seq))
+          return store_common::malformed(backend, "a queue entry has no seq");
+        store_common::read_pending_entry(seq, bucket_id, x.bytes(1), result);
+      }
+      if (!result.corrupt.empty()) {
+        params q;
+        q.array(seq_array(result.corrupt));
+        if (auto moved = d.run(sql_quarantine_pending, q, op); !moved)
+          return moved.error();
+      }
+      return result;
+    });
+}
+
+caf::expected<std::vector<std::string>> postgres_store::pending_buckets() {
+  return call(
+    *impl_, "pending_buckets",
+    [&](impl& d,
+        std::string_view op) -> caf::expected<std::vector<std::string>> {
+      auto r = d.run(sql_pending_buckets, params{}, op);
+      if (!r)
+        return r.error();
+      return read_all(*r, [](const row& x) -> caf::expected<std::string> {
+        return x.text(0);
+      });
+    });
+}
+
+caf::expected<uint64_t>
+postgres_store::remove_pending(const std::vector<int64_t>& seqs) {
+  return call(*impl_, "remove_pending",
+              [&](impl& d, std::string_view op) -> caf::expected<uint64_t> {
+                if (seqs.empty())
+                  return uint64_t{0};
+                params p;
+                p.array(seq_array(seqs));
+                auto r = d.run(sql_remove_pending, p, op);
+                if (!r)
+                  return r.error();
+                return affected(*r);
+              });
 }
 
 } // namespace jm::postgres

@@ -25,7 +25,9 @@ namespace jm::postgres {
 /// advisory lock. Ids are `uuid`, times `bigint` microseconds since the Unix
 /// epoch, data and metadata `bytea` holding Cap'n Proto encoded value maps
 /// (NULL for an empty map). Claims use `FOR UPDATE SKIP LOCKED`.
-class postgres_store final : public master_store, public agent_store {
+class postgres_store final : public master_store,
+                             public agent_store,
+                             public agent_queue {
 public:
   /// Connects and migrates. `conninfo` is a libpq connection string, in
   /// keyword form (`host=db port=5432 dbname=jobs user=jm`) or URI form
@@ -127,6 +129,18 @@ public:
 
   caf::expected<std::vector<bool>>
   write_results(const std::vector<job_write>& writes) override;
+
+  // -- agent_queue ------------------------------------------------------------
+
+  caf::error push_pending(const std::vector<job>& jobs) override;
+
+  caf::expected<pending_read> read_pending(std::string_view bucket_id,
+                                           uint32_t limit) override;
+
+  caf::expected<std::vector<std::string>> pending_buckets() override;
+
+  caf::expected<uint64_t>
+  remove_pending(const std::vector<int64_t>& seqs) override;
 
   struct impl;
 

@@ -148,6 +148,16 @@ constexpr const char* migrations[] = {
   "CREATE INDEX IF NOT EXISTS jm_jobs_route"
   " ON jm_jobs (priority, lane, skip_if_running, scheduled_at, id)"
   " WHERE status = 2;",
+  // 4: save-pending queues, when this database is a separate agent store.
+  // AUTOINCREMENT: a deleted entry's seq is never handed out again.
+  "CREATE TABLE IF NOT EXISTS jm_agent_queue ("
+  " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  " bucket_id TEXT NOT NULL,"
+  " job_id BLOB NOT NULL,"
+  " pushed_at INTEGER NOT NULL,"
+  " payload BLOB NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS jm_agent_queue_bucket"
+  " ON jm_agent_queue (bucket_id, seq);",
 };
 
 constexpr int latest_schema_version
@@ -385,6 +395,24 @@ constexpr const char* sql_purge_jobs
 constexpr const char* sql_purge_schedules
   = "DELETE FROM jm_schedules WHERE id IN (SELECT id FROM jm_schedules "
     "WHERE status IN (3, 5) AND terminated_at < ?1 LIMIT ?2)";
+
+constexpr const char* sql_push_pending
+  = "INSERT INTO jm_agent_queue (bucket_id, job_id, pushed_at, payload) "
+    "VALUES (?1, ?2, ?3, ?4)";
+
+constexpr const char* sql_read_pending
+  = "SELECT seq, payload FROM jm_agent_queue WHERE bucket_id = ?1 "
+    "ORDER BY seq LIMIT ?2";
+
+constexpr const char* sql_quarantine_pending
+  = "UPDATE jm_agent_queue SET bucket_id = '!corrupt' WHERE seq = ?1";
+
+constexpr const char* sql_pending_buckets
+  = "SELECT DISTINCT bucket_id FROM jm_agent_queue "
+    "WHERE bucket_id <> '!corrupt' ORDER BY bucket_id";
+
+constexpr const char* sql_remove_pending
+  = "DELETE FROM jm_agent_queue WHERE seq = ?1";
 
 // -- errors -------------------------------------------------------------------
 
@@ -2345,6 +2373,151 @@ caf::expected<std::vector<bool>>
 sqlite_store::write_results(const std::vector<job_write>& writes) {
   return guarded("write_results", [&]() -> caf::expected<std::vector<bool>> {
     return write_jobs_impl(*impl_, writes, "write_results");
+  });
+}
+
+// -- agent_queue --------------------------------------------------------------
+
+namespace {
+
+/// Runs `sql` once per seq, in the caller's transaction; how many rows it
+/// changed in all.
+caf::expected<uint64_t> for_each_seq(impl& d, const char* sql,
+                                     const std::vector<int64_t>& seqs,
+                                     std::string_view op) {
+  auto s = d.prepare(sql, op);
+  if (!s)
+    return s.error();
+  uint64_t n = 0;
+  for (auto seq : seqs) {
+    binder b{*s};
+    b.i64(1, seq);
+    if (b.rc != SQLITE_OK) {
+      sqlite3_reset(*s);
+      return bind_failed(d, op, b.rc);
+    }
+    if (auto err = d.run(*s, op))
+      return err;
+    n += static_cast<uint64_t>(sqlite3_changes(d.db));
+  }
+  return n;
+}
+
+} // namespace
+
+caf::error sqlite_store::push_pending(const std::vector<job>& jobs) {
+  return guarded("push_pending", [&]() -> caf::error {
+    constexpr std::string_view op = "push_pending";
+    for (auto& x : jobs)
+      if (auto err = store_common::check_pending("sqlite", x))
+        return err;
+    if (jobs.empty())
+      return {};
+    auto& d = *impl_;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    auto s = d.prepare(sql_push_pending, op);
+    if (!s)
+      return s.error();
+    auto t = now();
+    for (auto& x : jobs) {
+      auto payload = encode(x);
+      binder b{*s};
+      b.text(1, x.bucket_id);
+      b.blob(2, x.id);
+      b.timestamp(3, t);
+      b.blob(4, payload.data(), payload.size());
+      if (b.rc != SQLITE_OK) {
+        sqlite3_reset(*s);
+        return bind_failed(d, op, b.rc);
+      }
+      if (auto err = d.run(*s, op))
+        return err;
+    }
+    return tx.commit(op);
+  });
+}
+
+caf::expected<pending_read>
+sqlite_store::read_pending(std::string_view bucket_id, uint32_t limit) {
+  return guarded("read_pending", [&]() -> caf::expected<pending_read> {
+    constexpr std::string_view op = "read_pending";
+    pending_read result;
+    if (limit == 0)
+      return result;
+    auto& d = *impl_;
+    auto s = d.prepare(sql_read_pending, op);
+    if (!s)
+      return s.error();
+    {
+      stmt_guard guard{*s};
+      binder b{*s};
+      b.text(1, bucket_id);
+      b.i64(2, limit);
+      if (b.rc != SQLITE_OK)
+        return bind_failed(d, op, b.rc);
+      int rc;
+      while ((rc = sqlite3_step(*s)) == SQLITE_ROW) {
+        auto ptr = static_cast<const char*>(sqlite3_column_blob(*s, 1));
+        auto len = static_cast<size_t>(sqlite3_column_bytes(*s, 1));
+        store_common::read_pending_entry(
+          sqlite3_column_int64(*s, 0), bucket_id,
+          ptr != nullptr ? std::string_view{ptr, len} : std::string_view{},
+          result);
+      }
+      if (rc != SQLITE_DONE)
+        return d.fail(op, rc);
+    }
+    if (!result.corrupt.empty()) {
+      transaction tx{d};
+      if (auto err = tx.begin(op))
+        return err;
+      if (auto n = for_each_seq(d, sql_quarantine_pending, result.corrupt, op);
+          !n)
+        return n.error();
+      if (auto err = tx.commit(op))
+        return err;
+    }
+    return result;
+  });
+}
+
+caf::expected<std::vector<std::string>> sqlite_store::pending_buckets() {
+  return guarded("pending_buckets",
+                 [&]() -> caf::expected<std::vector<std::string>> {
+                   constexpr std::string_view op = "pending_buckets";
+                   auto& d = *impl_;
+                   auto s = d.prepare(sql_pending_buckets, op);
+                   if (!s)
+                     return s.error();
+                   stmt_guard guard{*s};
+                   std::vector<std::string> result;
+                   int rc;
+                   while ((rc = sqlite3_step(*s)) == SQLITE_ROW)
+                     result.push_back(column_text(*s, 0));
+                   if (rc != SQLITE_DONE)
+                     return d.fail(op, rc);
+                   return result;
+                 });
+}
+
+caf::expected<uint64_t>
+sqlite_store::remove_pending(const std::vector<int64_t>& seqs) {
+  return guarded("remove_pending", [&]() -> caf::expected<uint64_t> {
+    constexpr std::string_view op = "remove_pending";
+    if (seqs.empty())
+      return uint64_t{0};
+    auto& d = *impl_;
+    transaction tx{d};
+    if (auto err = tx.begin(op))
+      return err;
+    auto n = for_each_seq(d, sql_remove_pending, seqs, op);
+    if (!n)
+      return n.error();
+    if (auto err = tx.commit(op))
+      return err;
+    return *n;
   });
 }
 

@@ -23,7 +23,9 @@ namespace jm::sqlite {
 /// `jm_schedules` and `schema_version`, created by versioned migrations. Times
 /// are stored as microseconds since the Unix epoch, ids as 16-byte BLOBs, data
 /// and metadata as Cap'n Proto encoded value maps (NULL for an empty map).
-class sqlite_store final : public master_store, public agent_store {
+class sqlite_store final : public master_store,
+                           public agent_store,
+                           public agent_queue {
 public:
   /// Opens (creating if needed) the database at `path` and migrates its
   /// schema. `full_sync` selects `synchronous=FULL` (durable against power
@@ -117,6 +119,18 @@ public:
 
   caf::expected<std::vector<bool>>
   write_results(const std::vector<job_write>& writes) override;
+
+  // -- agent_queue ------------------------------------------------------------
+
+  caf::error push_pending(const std::vector<job>& jobs) override;
+
+  caf::expected<pending_read> read_pending(std::string_view bucket_id,
+                                           uint32_t limit) override;
+
+  caf::expected<std::vector<std::string>> pending_buckets() override;
+
+  caf::expected<uint64_t>
+  remove_pending(const std::vector<int64_t>& seqs) override;
 
   struct impl;
 

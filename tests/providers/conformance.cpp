@@ -6,6 +6,7 @@
 #include "tests/support/sync.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <limits>
 #include <map>
@@ -126,11 +127,13 @@ struct fixture {
   store_connection conn;
   master_store* store = nullptr;
   agent_store* agent = nullptr;
+  agent_queue* queue = nullptr;
 
   fixture() : db(test::make_database()) {
     conn = connect();
     store = conn.master;
     agent = conn.agent;
+    queue = conn.queue;
   }
 
   ~fixture() {
@@ -1644,6 +1647,187 @@ TEST(purge deletes old final jobs and schedules within the limit) {
   CHECK_EQUAL(unbox(store->purge(t0 + 1h + 1us, 100)), 2u);
   CHECK(!exists(recent.id));
   CHECK(!unbox(store->get_schedule(s_recent.id)));
+}
+
+// -- agent queues
+// ---------------------------------------------------------------
+
+namespace {
+
+/// A job as the master pushes it into a bucket's save-pending queue.
+job pending_in(job x, std::string bucket) {
+  x = in_bucket(std::move(x), std::move(bucket));
+  x.status = job_status::save_pending;
+  return x;
+}
+
+std::vector<job_id> ids_of(const pending_read& r) {
+  std::vector<job_id> result;
+  for (auto& x : r.jobs)
+    result.push_back(x.job.id);
+  return result;
+}
+
+std::vector<int64_t> seqs_of(const pending_read& r) {
+  std::vector<int64_t> result;
+  for (auto& x : r.jobs)
+    result.push_back(x.seq);
+  return result;
+}
+
+std::vector<job_id> ids_of(const std::vector<job>& xs) {
+  std::vector<job_id> result;
+  for (auto& x : xs)
+    result.push_back(x.id);
+  return result;
+}
+
+} // namespace
+
+TEST(agent queues keep push order per bucket and every field) {
+  auto full = pending_in(test::full_job(), "b1");
+  full.skip_if_running = true;
+  full.metadata = test::every_value();
+  auto a = pending_in(make_job("a", t0 + 1h), "b1");
+  auto other = pending_in(make_job("other", t0), "b2");
+  auto b = pending_in(make_job("b", t0 - 1h), "b1");
+  // One push of one, a bulk push across two queues, another of one.
+  require_ok(queue->push_pending({full}));
+  require_ok(queue->push_pending({a, other}));
+  require_ok(queue->push_pending({b}));
+  auto r = unbox(queue->read_pending("b1", 10));
+  CHECK(r.corrupt.empty());
+  // Push order, not due order.
+  CHECK(ids_of(r) == (std::vector<job_id>{full.id, a.id, b.id}));
+  REQUIRE_EQUAL(r.jobs.size(), 3u);
+  check_stored(r.jobs[0].job, full);
+  check_stored(r.jobs[2].job, b);
+  CHECK(r.jobs[0].seq < r.jobs[1].seq && r.jobs[1].seq < r.jobs[2].seq);
+  // A limit takes the oldest; reading removes nothing.
+  auto first = unbox(queue->read_pending("b1", 2));
+  CHECK(ids_of(first) == (std::vector<job_id>{full.id, a.id}));
+  CHECK_EQUAL(unbox(queue->read_pending("b1", 10)).jobs.size(), 3u);
+  CHECK(ids_of(unbox(queue->read_pending("b2", 10)))
+        == std::vector<job_id>{other.id});
+  CHECK(unbox(queue->read_pending("nobody", 10)).jobs.empty());
+  CHECK(unbox(queue->read_pending("b1", 0)).jobs.empty());
+  CHECK(unbox(queue->pending_buckets())
+        == (std::vector<std::string>{"b1", "b2"}));
+  // Another connection sees the same queue.
+  auto peer = connect();
+  CHECK(ids_of(unbox(peer.queue->read_pending("b1", 10))) == ids_of(r));
+}
+
+TEST(agent queue bulk pushes are all or none) {
+  // More than one multi-row statement's worth on every backend.
+  std::vector<job> xs;
+  for (int i = 0; i < 1200; ++i)
+    xs.push_back(
+      pending_in(make_job("bulk", t0 - std::chrono::seconds{i}), "bulk"));
+  require_ok(queue->push_pending(xs));
+  auto r = unbox(queue->read_pending("bulk", 2000));
+  CHECK(ids_of(r) == ids_of(xs));
+  // A job without its bucket spoils the whole push.
+  auto bad = make_job("no bucket", t0);
+  auto more = pending_in(make_job("more", t0), "bulk");
+  auto err = queue->push_pending({more, bad});
+  CHECK(err);
+  CHECK_EQUAL(code_of(err), ec::invalid_argument);
+  CHECK_EQUAL(unbox(queue->read_pending("bulk", 2000)).jobs.size(), 1200u);
+  require_ok(queue->push_pending({}));
+}
+
+TEST(agent queue entries go once the master has their jobs) {
+  std::vector<job> xs;
+  for (int i = 0; i < 5; ++i)
+    xs.push_back(pending_in(make_job("p", t0), "b1"));
+  require_ok(queue->push_pending(xs));
+  // What a bucket's connection does: read, persist, then remove.
+  auto r = unbox(queue->read_pending("b1", 3));
+  std::vector<job> persisted;
+  for (auto& x : r.jobs) {
+    auto j = x.job;
+    j.status = job_status::assigned_to_bucket;
+    persisted.push_back(j);
+  }
+  insert(persisted);
+  CHECK_EQUAL(unbox(queue->remove_pending(seqs_of(r))), 3u);
+  // Removing twice (a second drainer) or unknown entries changes nothing.
+  CHECK_EQUAL(unbox(queue->remove_pending(seqs_of(r))), 0u);
+  CHECK_EQUAL(unbox(queue->remove_pending({})), 0u);
+  auto rest = unbox(queue->read_pending("b1", 10));
+  CHECK(ids_of(rest) == (std::vector<job_id>{xs[3].id, xs[4].id}));
+  for (auto& x : persisted)
+    CHECK_EQUAL(str(get(x.id).status), "assigned_to_bucket");
+  // Persisting again is insert-or-ignore: the master keeps one row.
+  insert(persisted);
+  CHECK_EQUAL(unbox(store->count_by_status())[job_status::assigned_to_bucket],
+              3u);
+  CHECK_EQUAL(unbox(queue->remove_pending(seqs_of(rest))), 2u);
+  CHECK(unbox(queue->pending_buckets()).empty());
+}
+
+TEST(concurrent pushers and a drainer lose nothing and keep each order) {
+  constexpr int pushers = 3;
+  constexpr int per_pusher = 400;
+  std::vector<std::vector<job>> pushed(pushers);
+  for (int p = 0; p < pushers; ++p)
+    for (int i = 0; i < per_pusher; ++i)
+      pushed[p].push_back(
+        pending_in(make_job("p" + std::to_string(p), t0), "shared"));
+  std::vector<store_connection> conns;
+  for (int i = 0; i <= pushers; ++i)
+    conns.push_back(connect());
+  std::vector<std::string> errors(pushers + 1);
+  std::vector<job_id> drained;
+  std::atomic<int> pushing{pushers};
+  run_together(pushers + 1, [&](int i) {
+    if (i < pushers) {
+      // In small batches, so that pushes and reads interleave.
+      for (int k = 0; k < per_pusher; k += 8) {
+        std::vector<job> batch(pushed[i].begin() + k,
+                               pushed[i].begin() + k + 8);
+        if (auto err = conns[i].queue->push_pending(batch)) {
+          errors[i] = describe(err);
+          break;
+        }
+      }
+      --pushing;
+      return;
+    }
+    for (;;) {
+      auto done = pushing.load() == 0;
+      auto r = conns[i].queue->read_pending("shared", 50);
+      if (!r) {
+        errors[i] = describe(r.error());
+        return;
+      }
+      for (auto& x : r->jobs)
+        drained.push_back(x.job.id);
+      if (auto n = conns[i].queue->remove_pending(seqs_of(*r)); !n) {
+        errors[i] = describe(n.error());
+        return;
+      }
+      if (done && r->jobs.empty())
+        return;
+    }
+  });
+  for (auto& e : errors)
+    CHECK_EQUAL(e, "");
+  CHECK_EQUAL(drained.size(), size_t{pushers * per_pusher});
+  CHECK_EQUAL(std::set<job_id>(drained.begin(), drained.end()).size(),
+              size_t{pushers * per_pusher});
+  // Each pusher's jobs come out in the order it pushed them.
+  for (int p = 0; p < pushers; ++p) {
+    std::set<job_id> mine;
+    for (auto& x : pushed[p])
+      mine.insert(x.id);
+    std::vector<job_id> seen;
+    for (auto& id : drained)
+      if (mine.count(id) > 0)
+        seen.push_back(id);
+    CHECK(seen == ids_of(pushed[p]));
+  }
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

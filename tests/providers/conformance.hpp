@@ -1,8 +1,8 @@
 #pragma once
 
 // The provider conformance suite (conformance.cpp) is written once against
-// `master_store` and `agent_store` and linked into one test binary per
-// backend. Each binary defines `make_database` for its backend.
+// `master_store`, `agent_store` and `agent_queue` and linked into one test
+// binary per backend. Each binary defines `make_database` for its backend.
 
 #include "providers/store.hpp"
 
@@ -19,6 +19,7 @@ struct store_connection {
   std::shared_ptr<void> owner;
   master_store* master = nullptr;
   agent_store* agent = nullptr;
+  agent_queue* queue = nullptr;
 
   explicit operator bool() const { return owner != nullptr; }
 };
@@ -29,6 +30,7 @@ store_connection make_connection(std::unique_ptr<Store> x) {
   store_connection result;
   result.master = ptr.get();
   result.agent = ptr.get();
+  result.queue = ptr.get();
   result.owner = std::move(ptr);
   return result;
 }
