@@ -1,33 +1,135 @@
 #include "actors/agent_connection.hpp"
 
+#include "messages/error.hpp"
+
 #include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace jm {
 
+namespace {
+
+// Moves one read of `bucket_id`'s save-pending queue into the master store:
+// insert-or-ignore by id first, removal after, so that a crash in between
+// leaves a copy and the next mover's insert is ignored. `as_held` for the
+// queues of buckets that are gone. Returns the jobs moved; nothing on
+// failure (the entries stay for the next try).
+caf::expected<std::vector<job>> move_pending(agent_connection_state& s,
+                                             const std::string& bucket_id,
+                                             uint32_t limit, bool as_held) {
+  auto r = s.stores.queue->read_pending(bucket_id, limit);
+  if (!r)
+    return r.error();
+  for (auto seq : r->corrupt)
+    spdlog::error("agent connection: save-pending entry {} of bucket {} does "
+                  "not decode; moved to the queue '{}'",
+                  seq, bucket_id, corrupt_queue);
+  std::vector<job> jobs;
+  std::vector<int64_t> seqs;
+  jobs.reserve(r->jobs.size());
+  for (auto& x : r->jobs) {
+    seqs.push_back(x.seq);
+    auto j = std::move(x.job);
+    if (as_held) {
+      j.status = job_status::held_on_master;
+      clear_placement(j);
+    } else {
+      j.status = job_status::assigned_to_bucket;
+    }
+    jobs.push_back(std::move(j));
+  }
+  if (jobs.empty())
+    return jobs;
+  if (auto err = s.stores.master->insert_jobs(jobs))
+    return err;
+  if (auto n = s.stores.queue->remove_pending(seqs); !n)
+    spdlog::warn("agent connection: {} save-pending entries of bucket {} "
+                 "are in the master store but stay queued: {}",
+                 seqs.size(), bucket_id, describe(n.error()));
+  return jobs;
+}
+
+} // namespace
+
 agent_connection_actor::behavior_type agent_connection(
   agent_connection_actor::stateful_pointer<agent_connection_state> self,
-  std::shared_ptr<agent_store> db) {
-  self->state.db = std::move(db);
+  agent_connection_stores stores) {
+  self->state.stores = std::move(stores);
   auto& s = self->state;
   return {
     [&s](atom::claim, const claim_request& req) -> caf::result<job_list> {
-      auto xs = s.db->claim_bucket_jobs(req.bucket_id, req.adopt, req.due_by,
-                                        req.limit, req.grace);
+      if (s.stores.queue) {
+        // An agent store that does not answer must not stop the jobs the
+        // master store holds: log, claim anyway, move them next time.
+        auto moved = move_pending(s, req.bucket_id, s.pending_batch, false);
+        if (!moved)
+          spdlog::warn("agent connection: moving the save-pending jobs of "
+                       "bucket {} failed: {}",
+                       req.bucket_id, describe(moved.error()));
+      }
+      auto xs = s.stores.db->claim_bucket_jobs(req.bucket_id, req.adopt,
+                                               req.due_by, req.limit,
+                                               req.grace);
       if (!xs)
         return xs.error();
       return job_list{std::move(*xs)};
     },
     [&s](atom::release, const std::string& bucket_id) -> caf::result<uint64_t> {
-      auto n = s.db->release_bucket_jobs(bucket_id, now());
+      auto n = s.stores.db->release_bucket_jobs(bucket_id, now());
       if (!n)
         return n.error();
       return *n;
     },
     [&s](atom::write, const job_writes& xs) -> caf::result<write_flags> {
-      auto applied = s.db->write_results(xs.writes);
+      auto applied = s.stores.db->write_results(xs.writes);
       if (!applied)
         return applied.error();
       return write_flags{std::move(*applied)};
+    },
+    [&s](atom::push, const job_list& xs) -> caf::result<bool> {
+      if (!s.stores.queue)
+        return make_error(ec::refused, "this node has no separate agent store");
+      if (auto err = s.stores.queue->push_pending(xs.jobs))
+        return err;
+      return true;
+    },
+    [&s](atom::rescue) -> caf::result<job_list> {
+      job_list result;
+      if (!s.stores.queue)
+        return result;
+      // Queues first, live buckets second: a bucket is registered before
+      // anything is pushed to it, so a queue found here whose bucket is not
+      // live belongs to a bucket that is gone.
+      auto queues = s.stores.queue->pending_buckets();
+      if (!queues)
+        return queues.error();
+      if (queues->empty())
+        return result;
+      auto live = s.stores.master->live_buckets(now());
+      if (!live)
+        return live.error();
+      for (auto& bucket_id : *queues) {
+        auto is_live = std::any_of(live->begin(), live->end(),
+                                   [&](const bucket_record& b) {
+                                     return b.bucket_id == bucket_id;
+                                   });
+        if (is_live)
+          continue;
+        for (;;) {
+          auto moved = move_pending(s, bucket_id, s.pending_batch, true);
+          if (!moved)
+            return moved.error();
+          result.jobs.insert(result.jobs.end(),
+                             std::make_move_iterator(moved->begin()),
+                             std::make_move_iterator(moved->end()));
+          if (moved->size() < s.pending_batch)
+            break;
+        }
+      }
+      return result;
     },
   };
 }

@@ -47,6 +47,7 @@ JM_ATOM(leave)
 JM_ATOM(list)
 JM_ATOM(plan)
 JM_ATOM(purge)
+JM_ATOM(push)
 JM_ATOM(release)
 JM_ATOM(renew)
 JM_ATOM(rescue)
@@ -231,14 +232,22 @@ using store_actor = caf::typed_actor<
   // Deletes finished jobs and schedules older than the given time.
   caf::replies_to<atom::purge, timestamp>::with<uint64_t>>;
 
-/// The AGENT CONNECTION actor: detached, the sole owner of an agent_store.
+/// The AGENT CONNECTION actor: detached, the sole owner of an agent_store
+/// (and of a separate agent store's queues, when the cluster has one).
 using agent_connection_actor = caf::typed_actor<
-  // Claims a bucket's due jobs.
+  // Claims a bucket's due jobs; first moves its save-pending jobs, if any,
+  // into the master store.
   caf::replies_to<atom::claim, claim_request>::with<job_list>,
   // Takes back what a crashed instance of the bucket had claimed.
   caf::replies_to<atom::release, std::string>::with<uint64_t>,
   // Fenced result writes.
-  caf::replies_to<atom::write, job_writes>::with<write_flags>>;
+  caf::replies_to<atom::write, job_writes>::with<write_flags>,
+  // Puts jobs into their buckets' save-pending queues (true once durable);
+  // an error without a separate agent store.
+  caf::replies_to<atom::push, job_list>::with<bool>,
+  // Moves the save-pending jobs of buckets that are gone into the master
+  // store as held; returns them.
+  caf::replies_to<atom::rescue>::with<job_list>>;
 
 /// The BUCKET actor: pulls its jobs, runs them on the worker's executor
 /// pool, writes their outcomes in batches.

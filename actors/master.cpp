@@ -44,16 +44,24 @@ void deliver_error(reply_promise& rp, const caf::error& err) {
 // arm a timer for each instead of polling. Later due times are rounded up
 // to the millisecond, which bounds the message for large batches; jobs due
 // already are due now (rounding them up would make the bucket wait for a
-// timer of up to a millisecond).
+// timer of up to a millisecond). A job in a save-pending queue is also due
+// now, for the bucket to move it into the master store at once: until then
+// nobody can see or cancel it.
 void wake_buckets(self_ptr self, const std::vector<job>& jobs) {
   std::map<std::string, std::set<timestamp>> due;
   auto t = now();
-  for (auto& x : jobs)
-    if (x.status == job_status::assigned_to_bucket)
-      due[x.bucket_id].insert(
-        x.scheduled_at <= t
-          ? t
-          : std::chrono::ceil<std::chrono::milliseconds>(x.scheduled_at));
+  for (auto& x : jobs) {
+    if (x.status != job_status::assigned_to_bucket
+        && x.status != job_status::save_pending)
+      continue;
+    auto& times = due[x.bucket_id];
+    if (x.status == job_status::save_pending)
+      times.insert(t);
+    times.insert(
+      x.scheduled_at <= t
+        ? t
+        : std::chrono::ceil<std::chrono::milliseconds>(x.scheduled_at));
+  }
   for (auto& [bucket_id, times] : due)
     if (auto i = self->state.buckets.find(bucket_id);
         i != self->state.buckets.end())
@@ -131,6 +139,32 @@ void look_for_held(self_ptr self, const std::vector<job>* held = nullptr) {
       self->send(b.handle, atom::wake_v, wake_up{{t}});
 }
 
+// The last step of a rescue round: save-pending jobs of buckets that are
+// gone (their node died or left) go back to the master store as held.
+void rescue_queues(self_ptr self) {
+  auto& s = self->state;
+  if (!s.agent) {
+    s.rescuing = false;
+    return;
+  }
+  self->request(s.agent, caf::infinite, atom::rescue_v)
+    .then(
+      [self](const job_list& xs) {
+        self->state.rescuing = false;
+        if (!xs.jobs.empty()) {
+          spdlog::warn("master: took {} jobs from the save-pending queues of "
+                       "gone buckets",
+                       xs.jobs.size());
+          look_for_held(self, &xs.jobs);
+        }
+      },
+      [self](const caf::error& err) {
+        self->state.rescuing = false;
+        spdlog::warn("master: rescuing save-pending queues failed: {}",
+                     describe(err));
+      });
+}
+
 void rescue(self_ptr self) {
   auto& s = self->state;
   if (s.rescuing)
@@ -148,11 +182,11 @@ void rescue(self_ptr self) {
         self->request(self->state.store, caf::infinite, atom::sweep_v)
           .then(
             [self](uint64_t n) {
-              self->state.rescuing = false;
               if (n > 0) {
                 spdlog::warn("master: {} jobs passed their deadline", n);
                 look_for_held(self);
               }
+              rescue_queues(self);
             },
             [self](const caf::error& err) {
               self->state.rescuing = false;
@@ -165,52 +199,87 @@ void rescue(self_ptr self) {
       });
 }
 
-// Places jobs due soon straight into a live bucket, inserts all of them and
-// replies with their ids.
+using shared_jobs = std::shared_ptr<std::vector<job>>;
+
+// Once every job of a schedule request is durable: logs them, wakes their
+// buckets and replies with their ids, in request order.
+void scheduled(self_ptr self, const std::vector<job>& jobs, reply_promise rp) {
+  if (spdlog::should_log(spdlog::level::info))
+    for (auto& x : jobs)
+      spdlog::info("job {} ({}) scheduled for {}: {}", to_string(x.id),
+                   x.handler, format_timestamp(x.scheduled_at),
+                   to_string(x.status));
+  wake_buckets(self, jobs);
+  // A held job due soon may have missed a bucket that attached while
+  // it was being inserted: look again now rather than on the tick.
+  auto horizon = now() + self->state.cfg.cluster.transient_threshold;
+  for (auto& x : jobs) {
+    if (x.status == job_status::held_on_master && x.scheduled_at <= horizon) {
+      look_for_held(self, &jobs);
+      break;
+    }
+  }
+  std::vector<job_id> ids;
+  ids.reserve(jobs.size());
+  for (auto& x : jobs)
+    ids.push_back(x.id);
+  deliver(rp, reply{std::move(ids)});
+}
+
+// Inserts `xs` (some or all of `all`) into the master store, then replies.
+void insert_and_reply(self_ptr self, job_list xs, shared_jobs all,
+                      reply_promise rp) {
+  if (xs.jobs.empty())
+    return scheduled(self, *all, rp);
+  self->request(self->state.store, caf::infinite, atom::insert_v, std::move(xs))
+    .then([self, all, rp](bool) mutable { scheduled(self, *all, rp); },
+          [rp](const caf::error& err) mutable { deliver_error(rp, err); });
+}
+
+// Places jobs due soon straight into a live bucket and stores them: with a
+// separate agent store, the placed ones go into their buckets' save-pending
+// queues there (the rest, or all of them if the agent store fails, into the
+// master store); without, all into the master store. Replies with their ids.
 void insert_jobs(self_ptr self, std::vector<job> jobs, reply_promise rp) {
   auto& s = self->state;
   auto records = attached_records(s);
   random_router route{records};
   auto t = now();
-  job_list xs;
-  xs.jobs = std::move(jobs);
-  for (auto& x : xs.jobs) {
+  for (auto& x : jobs) {
     if (s.cfg.cluster.mode == cluster_mode::active
         && x.scheduled_at <= t + s.cfg.cluster.transient_threshold) {
       if (auto b = route(x)) {
-        x.status = job_status::assigned_to_bucket;
+        x.status = s.agent ? job_status::save_pending
+                           : job_status::assigned_to_bucket;
         x.bucket_id = b->bucket_id;
         x.worker_id = b->worker_id;
       }
     }
   }
-  std::vector<job_id> ids;
-  ids.reserve(xs.jobs.size());
-  for (auto& x : xs.jobs)
-    ids.push_back(x.id);
-  auto copy = std::make_shared<job_list>(xs);
-  self->request(s.store, caf::infinite, atom::insert_v, std::move(xs))
+  auto all = std::make_shared<std::vector<job>>(std::move(jobs));
+  job_list pending;
+  job_list rest;
+  for (auto& x : *all)
+    (x.status == job_status::save_pending ? pending : rest).jobs.push_back(x);
+  if (pending.jobs.empty())
+    return insert_and_reply(self, std::move(rest), all, rp);
+  auto count = pending.jobs.size();
+  self->request(s.agent, caf::infinite, atom::push_v, std::move(pending))
     .then(
-      [self, rp, ids = std::move(ids), jobs = copy](bool) mutable {
-        if (spdlog::should_log(spdlog::level::info))
-          for (auto& x : jobs->jobs)
-            spdlog::info("job {} ({}) scheduled for {}: {}", to_string(x.id),
-                         x.handler, format_timestamp(x.scheduled_at),
-                         to_string(x.status));
-        wake_buckets(self, jobs->jobs);
-        // A held job due soon may have missed a bucket that attached while
-        // it was being inserted: look again now rather than on the tick.
-        auto horizon = now() + self->state.cfg.cluster.transient_threshold;
-        for (auto& x : jobs->jobs) {
-          if (x.status == job_status::held_on_master
-              && x.scheduled_at <= horizon) {
-            look_for_held(self, &jobs->jobs);
-            break;
-          }
-        }
-        deliver(rp, reply{std::move(ids)});
+      [self, rest, all, rp](bool) mutable {
+        insert_and_reply(self, std::move(rest), all, rp);
       },
-      [rp](const caf::error& err) mutable { deliver_error(rp, err); });
+      [self, rest, all, rp, count](const caf::error& err) mutable {
+        spdlog::warn("master: the agent store did not take {} jobs ({}); "
+                     "they go into the master store",
+                     count, describe(err));
+        for (auto& x : *all)
+          if (x.status == job_status::save_pending) {
+            x.status = job_status::assigned_to_bucket;
+            rest.jobs.push_back(x);
+          }
+        insert_and_reply(self, std::move(rest), all, rp);
+      });
 }
 
 caf::error refuse_if_archived(const master_state& s) {
@@ -701,11 +770,12 @@ caf::expected<job> make_job(const job_spec& spec, const master_config& cfg,
 
 master_actor::behavior_type
 master(master_actor::stateful_pointer<master_state> self, master_config cfg,
-       store_actor store) {
+       store_actor store, agent_connection_actor agent) {
   auto& s = self->state;
   s.cfg = std::move(cfg);
   s.shared_cfg = std::make_shared<const master_config>(s.cfg);
   s.store = std::move(store);
+  s.agent = std::move(agent);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& buckets = self->state.buckets;
     for (auto i = buckets.begin(); i != buckets.end();) {

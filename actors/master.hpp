@@ -37,6 +37,10 @@ struct master_state {
   /// The same, for the planner running on the STORE actor's thread.
   std::shared_ptr<const master_config> shared_cfg;
   store_actor store;
+  /// With a separate agent store: where jobs placed at schedule time go
+  /// (the buckets' save-pending queues), and who moves the queues of gone
+  /// buckets back to the master store. Null otherwise.
+  agent_connection_actor agent;
   std::map<std::string, attached_bucket> buckets;
   bool assigning = false;
   /// An assignment was asked for while one was in flight.
@@ -58,7 +62,7 @@ struct master_state {
 /// the retention.
 master_actor::behavior_type
 master(master_actor::stateful_pointer<master_state> self, master_config cfg,
-       store_actor store);
+       store_actor store, agent_connection_actor agent);
 
 /// Builds the job for a schedule request: applies call argument > handler
 /// default > cluster default and validates every field. Pure, for tests.

@@ -62,6 +62,35 @@ cluster_builder& cluster_builder::table_prefix(std::string prefix) {
   return *this;
 }
 
+store_config& cluster_builder::agent_store() {
+  if (!cfg_.agent)
+    cfg_.agent.emplace();
+  return *cfg_.agent;
+}
+
+cluster_builder& cluster_builder::use_agent_sqlite(std::string path) {
+  agent_store().kind = store_kind::sqlite;
+  agent_store().path = std::move(path);
+  return *this;
+}
+
+cluster_builder& cluster_builder::use_agent_postgres(std::string conninfo) {
+  agent_store().kind = store_kind::postgres;
+  agent_store().url = std::move(conninfo);
+  return *this;
+}
+
+cluster_builder& cluster_builder::use_agent_mysql(std::string url) {
+  agent_store().kind = store_kind::mysql;
+  agent_store().url = std::move(url);
+  return *this;
+}
+
+cluster_builder& cluster_builder::agent_table_prefix(std::string prefix) {
+  agent_store().table_prefix = std::move(prefix);
+  return *this;
+}
+
 cluster_builder& cluster_builder::time_zone(std::string zone) {
   cfg_.time_zone = std::move(zone);
   return *this;

@@ -30,6 +30,14 @@ public:
   cluster_builder& table_prefix(std::string prefix);
   /// Server stores: connections for claims and outcome writes (1-32).
   cluster_builder& agent_connections(uint32_t n);
+  /// A separate agent store for the buckets' save-pending queues (see
+  /// docs/architecture.md): an SQLite file, a PostgreSQL or a MySQL/MariaDB
+  /// database other than the master store.
+  cluster_builder& use_agent_sqlite(std::string path);
+  cluster_builder& use_agent_postgres(std::string conninfo);
+  cluster_builder& use_agent_mysql(std::string url);
+  /// The agent store's table prefix (default "jm_").
+  cluster_builder& agent_table_prefix(std::string prefix);
   cluster_builder& time_zone(std::string zone);
   cluster_builder& retention(duration d);
   cluster_builder& static_schedule_ttl(duration d);
@@ -68,12 +76,13 @@ public:
 
 private:
   worker_config& last_worker();
+  store_config& agent_store();
 
   cluster_config cfg_;
 };
 
 /// Starts a standalone cluster's configuration: the master store is also the
-/// cluster's only agent.
+/// cluster's only agent unless a separate agent store is set.
 cluster_builder use_standalone_cluster();
 
 } // namespace jm

@@ -28,6 +28,32 @@ bool is_identifier(std::string_view x, size_t max_len) {
   });
 }
 
+caf::error validate_store(const store_config& x, const std::string& key) {
+  if (x.kind == store_kind::sqlite && x.path.empty())
+    return bad(key + "use_sqlite", "the database path is empty");
+  if (x.kind == store_kind::postgres && x.url.empty())
+    return bad(key + "use_postgres", "the connection string is empty");
+  if (x.kind == store_kind::mysql && x.url.empty())
+    return bad(key + "use_mysql", "the connection string is empty");
+  auto& prefix = x.table_prefix;
+  if (prefix.empty() || prefix.size() > 20
+      || !std::all_of(prefix.begin(), prefix.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+         }))
+    return bad(key + "table_prefix",
+               "1-20 characters of A-Z a-z 0-9 _ (e.g. \"jm_\")");
+  return {};
+}
+
+// The same tables of the same database, as far as the settings tell.
+bool same_database(const store_config& x, const store_config& y) {
+  if (x.kind != y.kind)
+    return false;
+  if (x.kind == store_kind::sqlite)
+    return x.path == y.path;
+  return x.url == y.url && x.table_prefix == y.table_prefix;
+}
+
 } // namespace
 
 caf::error validate(const cluster_config& cfg) {
@@ -36,19 +62,15 @@ caf::error validate(const cluster_config& cfg) {
   if (!cfg.standalone)
     return bad("standalone",
                "only standalone clusters are supported by this version");
-  if (cfg.store.kind == store_kind::sqlite && cfg.store.path.empty())
-    return bad("use_sqlite", "the database path is empty");
-  if (cfg.store.kind == store_kind::postgres && cfg.store.url.empty())
-    return bad("use_postgres", "the connection string is empty");
-  if (cfg.store.kind == store_kind::mysql && cfg.store.url.empty())
-    return bad("use_mysql", "the connection string is empty");
-  auto& prefix = cfg.store.table_prefix;
-  if (prefix.empty() || prefix.size() > 20
-      || !std::all_of(prefix.begin(), prefix.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-         }))
-    return bad("table_prefix",
-               "1-20 characters of A-Z a-z 0-9 _ (e.g. \"jm_\")");
+  if (auto err = validate_store(cfg.store, ""))
+    return err;
+  if (cfg.agent) {
+    if (auto err = validate_store(*cfg.agent, "agent."))
+      return err;
+    if (same_database(cfg.store, *cfg.agent))
+      return bad("agent", "the agent store is the master store; leave it out "
+                          "(the master store is the agent by default)");
+  }
   if (cfg.store.agent_connections < 1 || cfg.store.agent_connections > 32)
     return bad("agent_connections", "must be between 1 and 32");
   using std::chrono::seconds;

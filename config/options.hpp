@@ -125,6 +125,11 @@ struct cluster_config {
   bool standalone = true;
   cluster_mode mode = cluster_mode::active;
   store_config store;
+  /// A separate agent store: the buckets' save-pending queues, where jobs
+  /// due soon wait until their bucket moves them into the master store.
+  /// Unset: the master store is the only agent (`agent_connections` then
+  /// is only about connections to it).
+  std::optional<store_config> agent;
   /// Jobs due within this window are handed to buckets ahead of time.
   duration transient_threshold = std::chrono::seconds{30};
   duration default_timeout = std::chrono::minutes{5};

@@ -285,6 +285,31 @@ caf::error read_static_schedule(const toml::table& tbl, size_t index,
   return r.error();
 }
 
+/// Reads a store's keys: one of use_sqlite (the default), use_postgres or
+/// use_mysql, then table_prefix and sqlite_full_sync. False when `tbl`
+/// names none of the three.
+bool read_store(table_reader& r, const toml::table& tbl, store_config& out) {
+  std::vector<std::string_view> stores;
+  for (auto key : {"use_sqlite", "use_postgres", "use_mysql"})
+    if (tbl.contains(key))
+      stores.push_back(key);
+  if (stores.size() > 1)
+    r.fail(stores[1], *tbl.get(stores[1]),
+           "use_sqlite, use_postgres and use_mysql exclude each other");
+  r.string("use_sqlite", out.path);
+  r.boolean("sqlite_full_sync", out.full_sync);
+  if (tbl.contains("use_postgres")) {
+    out.kind = store_kind::postgres;
+    r.string("use_postgres", out.url);
+  }
+  if (tbl.contains("use_mysql")) {
+    out.kind = store_kind::mysql;
+    r.string("use_mysql", out.url);
+  }
+  r.string("table_prefix", out.table_prefix);
+  return !stores.empty();
+}
+
 } // namespace
 
 caf::expected<cluster_config> parse_toml(std::string_view text,
@@ -304,26 +329,18 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
   r.string("cluster_id", cfg.cluster_id);
   r.boolean("standalone", cfg.standalone);
   r.enumeration("cluster_mode", cfg.mode, parse_cluster_mode);
-  // One store: use_sqlite (the default), use_postgres or use_mysql.
-  std::vector<std::string_view> stores;
-  for (auto key : {"use_sqlite", "use_postgres", "use_mysql"})
-    if (root.contains(key))
-      stores.push_back(key);
-  if (stores.size() > 1)
-    r.fail(stores[1], *root.get(stores[1]),
-           "use_sqlite, use_postgres and use_mysql exclude each other");
-  r.string("use_sqlite", cfg.store.path);
-  r.boolean("sqlite_full_sync", cfg.store.full_sync);
-  if (root.contains("use_postgres")) {
-    cfg.store.kind = store_kind::postgres;
-    r.string("use_postgres", cfg.store.url);
-  }
-  if (root.contains("use_mysql")) {
-    cfg.store.kind = store_kind::mysql;
-    r.string("use_mysql", cfg.store.url);
-  }
-  r.string("table_prefix", cfg.store.table_prefix);
+  read_store(r, root, cfg.store);
   r.integer("agent_connections", cfg.store.agent_connections, 1, 32);
+  if (auto agent = r.subtable("agent")) {
+    table_reader t{*agent, "agent.", src};
+    if (!read_store(t, *agent, cfg.agent.emplace()))
+      return make_error(ec::invalid_config,
+                        src + ": agent: names no store (use_sqlite, "
+                              "use_postgres or use_mysql)");
+    t.reject_unknown();
+    if (auto err = t.error())
+      return err;
+  }
   r.dur("transient_threshold", cfg.transient_threshold);
   r.dur("default_job_timeout", cfg.default_timeout);
   r.integer("default_max_retries", cfg.default_max_retries, 0, 100);

@@ -75,12 +75,17 @@ node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
   sc.child_name = "master";
   auto mcfg = make_master_config(s.settings);
   auto store_handle = s.store;
+  // With a separate agent store the master pushes through the first agent
+  // connection.
+  agent_connection_actor pusher;
+  if (s.settings.cluster.agent && !s.agents.empty())
+    pusher = s.agents.front();
   auto gw = s.gateway;
   auto workers = s.workers;
   s.master_supervisor = self->spawn<caf::linked>(
     supervisor, sc,
-    [mcfg, store_handle](caf::local_actor* parent) {
-      auto m = parent->spawn(master, mcfg, store_handle);
+    [mcfg, store_handle, pusher](caf::local_actor* parent) {
+      auto m = parent->spawn(master, mcfg, store_handle, pusher);
       return caf::actor_cast<caf::strong_actor_ptr>(m);
     },
     [gw, workers](const caf::strong_actor_ptr& child) {

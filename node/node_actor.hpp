@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/agent_connection.hpp"
 #include "actors/handler.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/master.hpp"
@@ -16,9 +17,9 @@ struct node_settings {
   node_record self;
   std::shared_ptr<const handler_registry> handlers;
   /// Stores for this node's STORE actor and each of its AGENT CONNECTION
-  /// actors (one connection each).
+  /// actors (their own connections each).
   std::shared_ptr<master_store> master_db;
-  std::vector<std::shared_ptr<agent_store>> agent_dbs;
+  std::vector<agent_connection_stores> agent_dbs;
 };
 
 struct node_state {

@@ -114,12 +114,20 @@ caf::error runtime::start() {
   auto master_db = open_store(p.cfg.store);
   if (!master_db)
     return master_db.error();
-  std::vector<std::shared_ptr<agent_store>> agent_dbs;
+  std::vector<agent_connection_stores> agent_dbs;
   for (uint32_t i = 0; i < agent_connection_count(p.cfg.store); ++i) {
     auto db = open_store(p.cfg.store);
     if (!db)
       return db.error();
-    agent_dbs.push_back(db->agent);
+    agent_connection_stores x{db->agent, db->master, nullptr};
+    if (p.cfg.agent) {
+      auto queue = open_store(*p.cfg.agent);
+      if (!queue)
+        return make_error(code_of(queue.error()),
+                          "agent store: " + describe(queue.error()));
+      x.queue = queue->queue;
+    }
+    agent_dbs.push_back(std::move(x));
   }
   p.caf_cfg = std::make_unique<system_config>(p.cfg);
   p.sys = std::make_unique<caf::actor_system>(*p.caf_cfg);
@@ -166,9 +174,11 @@ caf::error runtime::start() {
   settings.agent_dbs = std::move(agent_dbs);
   p.node = p.sys->spawn(node, std::move(settings), p.gateway);
   p.started = true;
-  spdlog::info("node {} of cluster '{}' listening on {}:{} (store: {})",
+  spdlog::info("node {} of cluster '{}' listening on {}:{} (store: {}{})",
                p.node_id, p.cfg.cluster_id, n.listen_host, p.port,
-               describe_store(p.cfg.store));
+               describe_store(p.cfg.store),
+               p.cfg.agent ? "; agent store: " + describe_store(*p.cfg.agent)
+                           : std::string{});
   return {};
 }
 

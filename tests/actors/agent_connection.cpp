@@ -5,10 +5,13 @@
 #include "tests/support/jobs.hpp"
 
 #include "actors/agent_connection.hpp"
+#include "providers/sqlite/sqlite_store.hpp"
 
 #include <caf/all.hpp>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,7 +83,10 @@ caf::error disk_error() {
 // The provider is used on the actor's thread; the test reads it only after
 // the reply, which orders the two.
 struct fixture : test::live_fixture {
-  fixture() { handle = spawn<caf::detached>(agent_connection, db); }
+  fixture() {
+    handle = spawn<caf::detached>(agent_connection,
+                                  agent_connection_stores{db, nullptr, nullptr});
+  }
 
   /// Checks that `x` holds exactly the provider's error.
   template <class T>
@@ -168,6 +174,164 @@ TEST(write passes the writes and answers what applied) {
   db->failure = disk_error();
   check_failed(call<write_flags>(handle, atom::write_v, job_writes{{w1}}));
   CHECK_EQUAL(db->writes_calls, 2);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+// -- with a separate agent store (real SQLite files) ---------------------------
+
+namespace {
+
+/// A master store and a separate agent store, each its own SQLite file, and
+/// an agent connection over both. Checks go through other connections.
+struct split_fixture : test::live_fixture {
+  split_fixture() {
+    auto tmpl = (std::filesystem::temp_directory_path() / "jm-agent-XXXXXX")
+                  .string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    dir = tmpl;
+    auto m = sqlite::sqlite_store::open((dir / "master.db").string(), false);
+    auto a = sqlite::sqlite_store::open((dir / "agent.db").string(), false);
+    REQUIRE(m && a);
+    std::shared_ptr<sqlite::sqlite_store> master_db{std::move(*m)};
+    std::shared_ptr<sqlite::sqlite_store> agent_db{std::move(*a)};
+    handle = spawn<caf::detached>(
+      agent_connection, agent_connection_stores{master_db, master_db, agent_db});
+    master_view = test_view("master.db");
+    queue_view = test_view("agent.db");
+  }
+
+  ~split_fixture() {
+    stop_all();
+    master_view.reset();
+    queue_view.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+
+  std::shared_ptr<sqlite::sqlite_store> test_view(const char* file) {
+    auto x = sqlite::sqlite_store::open((dir / file).string(), false);
+    REQUIRE(x);
+    return std::shared_ptr<sqlite::sqlite_store>{std::move(*x)};
+  }
+
+  job pending(std::string bucket, timestamp due) {
+    auto x = test::full_job();
+    x.status = job_status::save_pending;
+    x.bucket_id = std::move(bucket);
+    x.worker_id = "w-1";
+    x.scheduled_at = due;
+    x.process_deadline.reset();
+    x.version = 1;
+    return x;
+  }
+
+  void register_bucket(const std::string& bucket) {
+    node_record n;
+    n.node_id = "n-1";
+    n.host = "127.0.0.1";
+    n.started_at = now();
+    n.lease_expires_at = now() + 1h;
+    REQUIRE(!master_view->upsert_node(n));
+    REQUIRE(!master_view->upsert_buckets(
+      {bucket_record{bucket, "w-1", "n-1", priority::medium, ""}}));
+  }
+
+  size_t queued(const std::string& bucket) {
+    auto r = queue_view->read_pending(bucket, 1000);
+    REQUIRE(r);
+    return r->jobs.size();
+  }
+
+  std::filesystem::path dir;
+  agent_connection_actor handle;
+  std::shared_ptr<sqlite::sqlite_store> master_view;
+  std::shared_ptr<sqlite::sqlite_store> queue_view;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(agent_connection_split_tests, split_fixture)
+
+TEST(pushed jobs reach the master store with the next claim of their bucket) {
+  auto due = pending("b-1", now() - 1s);
+  auto later = pending("b-1", now() + 1h);
+  auto elsewhere = pending("b-2", now() - 1s);
+  auto ok = call<bool>(handle, atom::push_v, job_list{{due, later, elsewhere}});
+  REQUIRE(ok);
+  CHECK_EQUAL(queued("b-1"), 2u);
+  // Durable in the agent store only, until the bucket claims.
+  CHECK(!*master_view->get_job(due.id));
+  claim_request req{"b-1", now(), 10, 24h, std::nullopt};
+  auto xs = call<job_list>(handle, atom::claim_v, req);
+  REQUIRE(xs);
+  REQUIRE_EQUAL(xs->jobs.size(), 1u);
+  CHECK(xs->jobs[0].id == due.id);
+  CHECK_EQUAL(str(xs->jobs[0].status), "queued");
+  // The later one waits in the master store, placed in its bucket.
+  auto w = test::unbox(master_view->get_job(later.id));
+  REQUIRE(w);
+  CHECK_EQUAL(str(w->status), "assigned_to_bucket");
+  CHECK_EQUAL(w->bucket_id, "b-1");
+  CHECK(w->data == later.data);
+  CHECK_EQUAL(queued("b-1"), 0u);
+  // Another bucket's queue is not touched.
+  CHECK_EQUAL(queued("b-2"), 1u);
+  CHECK(!*master_view->get_job(elsewhere.id));
+}
+
+TEST(an entry already in the master store is removed without a second row) {
+  auto x = pending("b-1", now() - 1s);
+  // A crash after the insert and before the removal left both copies.
+  auto placed = x;
+  placed.status = job_status::assigned_to_bucket;
+  REQUIRE(!master_view->insert_jobs({placed}));
+  REQUIRE(!queue_view->push_pending({x}));
+  claim_request req{"b-1", now(), 10, 24h, std::nullopt};
+  auto xs = call<job_list>(handle, atom::claim_v, req);
+  REQUIRE(xs);
+  CHECK_EQUAL(xs->jobs.size(), 1u);
+  CHECK_EQUAL(queued("b-1"), 0u);
+  auto counts = test::unbox(master_view->count_by_status());
+  CHECK_EQUAL(counts[job_status::queued], 1u);
+  CHECK_EQUAL(counts.size(), 1u);
+}
+
+TEST(rescue moves the queues of gone buckets back as held and spares live ones) {
+  register_bucket("live");
+  auto mine = pending("live", now() - 1s);
+  std::vector<job> orphans;
+  for (int i = 0; i < 1500; ++i)
+    orphans.push_back(pending("gone", now() - 1s));
+  REQUIRE(!queue_view->push_pending(orphans));
+  REQUIRE(!queue_view->push_pending({mine}));
+  auto xs = call<job_list>(handle, atom::rescue_v);
+  REQUIRE(xs);
+  // All of them, over more than one read.
+  CHECK_EQUAL(xs->jobs.size(), orphans.size());
+  CHECK_EQUAL(queued("gone"), 0u);
+  CHECK_EQUAL(queued("live"), 1u);
+  auto x = test::unbox(master_view->get_job(orphans[0].id));
+  REQUIRE(x);
+  CHECK_EQUAL(str(x->status), "held_on_master");
+  CHECK_EQUAL(x->bucket_id, "");
+  CHECK_EQUAL(x->worker_id, "");
+  CHECK(!*master_view->get_job(mine.id));
+  // Nothing left to do: an empty answer.
+  xs = call<job_list>(handle, atom::rescue_v);
+  REQUIRE(xs);
+  CHECK(xs->jobs.empty());
+}
+
+TEST(push needs a separate agent store) {
+  auto other = spawn<caf::detached>(
+    agent_connection, agent_connection_stores{nullptr, nullptr, nullptr});
+  auto r = call<bool>(other, atom::push_v, job_list{{pending("b", now())}});
+  REQUIRE(!r);
+  CHECK_EQUAL(code_of(r.error()), ec::refused);
+  auto xs = call<job_list>(other, atom::rescue_v);
+  REQUIRE(xs);
+  CHECK(xs->jobs.empty());
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

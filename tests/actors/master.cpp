@@ -384,7 +384,7 @@ struct master_fixture : test_coordinator_fixture<> {
   }
 
   void start(master_config cfg = config()) {
-    m = sys.spawn(master, std::move(cfg), store_handle);
+    m = sys.spawn(master, std::move(cfg), store_handle, agent);
     actors.push_back(caf::actor_cast<caf::actor>(m));
     sched.run();
   }
@@ -437,9 +437,27 @@ struct master_fixture : test_coordinator_fixture<> {
     return {f, h};
   }
 
+  /// Gives the master a separate agent store (call before `start`).
+  void use_agent_store() {
+    auto h = sys.spawn(test::fake_agent_connection, agent_fake);
+    actors.push_back(caf::actor_cast<caf::actor>(h));
+    agent = caf::actor_cast<agent_connection_actor>(h);
+  }
+
+  /// Every job the master pushed into save-pending queues.
+  std::vector<job> pushed() const {
+    std::vector<job> result;
+    for (auto& batch : agent_fake->push.all())
+      result.insert(result.end(), batch.jobs.begin(), batch.jobs.end());
+    return result;
+  }
+
   std::shared_ptr<test::fake_store> store
     = std::make_shared<test::fake_store>();
   store_actor store_handle;
+  std::shared_ptr<test::fake_agent> agent_fake
+    = std::make_shared<test::fake_agent>();
+  agent_connection_actor agent;
   master_actor m;
   std::vector<caf::actor> actors;
 };
@@ -804,6 +822,76 @@ TEST(queries go to the store) {
   CHECK_EQUAL(code(r), ec::unknown_job);
   store->list.script(make_error(ec::store_failure, "locked"));
   CHECK_EQUAL(code(ask(jm::request{f})), ec::store_failure);
+}
+
+TEST(with an agent store jobs due soon go to the queue of their bucket) {
+  use_agent_store();
+  start();
+  // Every rescue round also looks for the queues of gone buckets.
+  CHECK_EQUAL(agent_fake->rescue.size(), 1u);
+  auto b = attach(record("b-1", priority::medium));
+  auto later = spec("bare");
+  later.after = 5s;
+  auto far = spec("bare");
+  far.after = 1h;
+  auto r = ask(schedule({spec("bare"), later, far}));
+  auto ids = std::get_if<std::vector<job_id>>(&r);
+  REQUIRE(ids != nullptr);
+  REQUIRE_EQUAL(ids->size(), 3u);
+  // The two due soon are durable in the agent store, not in the master's.
+  auto xs = pushed();
+  REQUIRE_EQUAL(xs.size(), 2u);
+  CHECK(xs[0].id == ids->at(0));
+  CHECK(xs[1].id == ids->at(1));
+  for (auto& x : xs) {
+    CHECK_EQUAL(str(x.status), "save_pending");
+    CHECK_EQUAL(x.bucket_id, "b-1");
+    CHECK_EQUAL(x.worker_id, "w-b-1");
+  }
+  CHECK_EQUAL(str(inserted(ids->at(2)).status), "held_on_master");
+  REQUIRE_EQUAL(store->insert.size(), 1u);
+  CHECK_EQUAL(store->insert.all().at(0).jobs.size(), 1u);
+  // The bucket is woken now, to move both into the master store at once,
+  // and again when the later one is due.
+  REQUIRE_EQUAL(b.fake->wakes.size(), 1u);
+  auto due = b.fake->wakes.at(0).due;
+  REQUIRE_EQUAL(due.size(), 2u);
+  CHECK(due[0] <= now());
+  CHECK(due[1] >= xs[1].scheduled_at);
+}
+
+TEST(when the agent store fails placed jobs go to the master store) {
+  use_agent_store();
+  start();
+  auto b = attach(record("b-1", priority::medium));
+  agent_fake->push.script(make_error(ec::store_failure, "agent down"));
+  auto id = schedule_one(spec("bare"));
+  CHECK_EQUAL(agent_fake->push.size(), 1u);
+  auto x = inserted(id);
+  CHECK_EQUAL(str(x.status), "assigned_to_bucket");
+  CHECK_EQUAL(x.bucket_id, "b-1");
+  CHECK_EQUAL(b.fake->wakes.size(), 1u);
+}
+
+TEST(jobs rescued from queues of gone buckets wake the buckets of their route) {
+  use_agent_store();
+  auto rescued = stored(job_status::held_on_master, 1);
+  rescued.scheduled_at = now() - 1s;
+  // The first round finds nothing; the next one finds a held job.
+  agent_fake->rescue.script(job_list{});
+  agent_fake->rescue.script(job_list{{rescued}});
+  auto cfg = config();
+  // Every tick rescues (the master reads the wall clock for the interval).
+  cfg.rescue_interval = 0s;
+  start(cfg);
+  auto b = attach(record("b-1", priority::medium));
+  auto other = attach(record("b-high", priority::high));
+  auto wakes = b.fake->wakes.size();
+  sched.advance_time(2s);
+  sched.run();
+  CHECK_EQUAL(agent_fake->rescue.size(), 2u);
+  CHECK(b.fake->wakes.size() > wakes);
+  CHECK_EQUAL(other.fake->wakes.size(), 0u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -120,6 +120,31 @@ TEST(the builder sets every cluster field) {
   CHECK_EQUAL(cfg.logging.level, "debug");
   CHECK_EQUAL(cfg.logging.jsonl_path, "/tmp/x.jsonl");
   CHECK(cfg.workers.empty());
+  CHECK(!cfg.agent);
+}
+
+TEST(the builder sets a separate agent store) {
+  auto cfg = test::unbox(use_standalone_cluster()
+                           .cluster_id("demo")
+                           .use_postgres("host=master dbname=jobs")
+                           .use_agent_mysql("mysql://jm:pw@agent/queues")
+                           .agent_table_prefix("q_")
+                           .build());
+  REQUIRE(cfg.agent);
+  CHECK(cfg.agent->kind == store_kind::mysql);
+  CHECK_EQUAL(cfg.agent->url, "mysql://jm:pw@agent/queues");
+  CHECK_EQUAL(cfg.agent->table_prefix, "q_");
+  cfg = test::unbox(use_standalone_cluster()
+                      .cluster_id("demo")
+                      .use_agent_postgres("host=agent")
+                      .build());
+  CHECK(cfg.agent->kind == store_kind::postgres);
+  cfg = test::unbox(use_standalone_cluster()
+                      .cluster_id("demo")
+                      .use_agent_sqlite("queues.db")
+                      .build());
+  CHECK(cfg.agent->kind == store_kind::sqlite);
+  CHECK_EQUAL(cfg.agent->path, "queues.db");
 }
 
 TEST(worker setters apply to the last worker) {
@@ -212,6 +237,24 @@ TEST(validate names the cluster level key it rejects) {
   CHECK(accepts([](c& x) { x.cluster_id = "A-z_0.9"; }));
   CHECK(rejects([](c& x) { x.standalone = false; }, "standalone"));
   CHECK(rejects([](c& x) { x.store.path = ""; }, "use_sqlite"));
+  CHECK(rejects(
+    [](c& x) {
+      x.agent.emplace();
+      x.agent->kind = store_kind::mysql;
+    },
+    "agent.use_mysql"));
+  CHECK(rejects(
+    [](c& x) {
+      x.agent.emplace();
+      x.agent->table_prefix = "no-dash";
+    },
+    "agent.table_prefix"));
+  // The default agent file is the default master file: no separate agent.
+  CHECK(rejects([](c& x) { x.agent.emplace(); }, "agent"));
+  CHECK(accepts([](c& x) {
+    x.agent.emplace();
+    x.agent->path = "queues.db";
+  }));
   CHECK(rejects([](c& x) { x.transient_threshold = 999ms; },
                 "transient_threshold"));
   CHECK(rejects([](c& x) { x.transient_threshold = 24h + 1us; },

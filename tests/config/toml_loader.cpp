@@ -446,3 +446,40 @@ TEST(server stores are configured by connection string) {
   text = error_of(with("agent_connections = 0\n"));
   CHECK(contains(text, "agent_connections"));
 }
+
+TEST(a separate agent store is its own table) {
+  auto cfg = test::unbox(
+    parse_toml(with("use_postgres = \"postgresql://jm@db/jobs\"\n"
+                    "[agent]\n"
+                    "use_mysql = \"mysql://jm:pw@agent:3306/queues\"\n"
+                    "table_prefix = \"q_\"\n"),
+               "t.toml"));
+  CHECK(cfg.store.kind == store_kind::postgres);
+  REQUIRE(cfg.agent);
+  CHECK(cfg.agent->kind == store_kind::mysql);
+  CHECK_EQUAL(cfg.agent->url, "mysql://jm:pw@agent:3306/queues");
+  CHECK_EQUAL(cfg.agent->table_prefix, "q_");
+  cfg = test::unbox(parse_toml(with("[agent]\nuse_sqlite = \"queues.db\"\n"
+                                    "sqlite_full_sync = true\n"),
+                               "t.toml"));
+  REQUIRE(cfg.agent);
+  CHECK(cfg.agent->kind == store_kind::sqlite);
+  CHECK_EQUAL(cfg.agent->path, "queues.db");
+  CHECK(cfg.agent->full_sync);
+  // Without the table there is none.
+  CHECK(!test::unbox(parse_toml(with(""), "t.toml")).agent);
+  auto text = error_of(with("[agent]\ntable_prefix = \"q_\"\n"));
+  CHECK(contains(text, "agent: names no store"));
+  text = error_of(with("[agent]\nuse_sqlite = \"a.db\"\nuse_mysql = \"x\"\n"));
+  CHECK(contains(text, "exclude each other"));
+  text = error_of(with("[agent]\nuse_sqlite = \"a.db\"\nbatch = 3\n"));
+  CHECK(contains(text, "agent.batch"));
+  text = error_of(with("[agent]\nuse_postgres = \"\"\n"));
+  CHECK(contains(text, "agent.use_postgres: the connection string is empty"));
+  text = error_of(with("[agent]\nuse_sqlite = \"a.db\"\nagent_connections = 2\n"));
+  CHECK(contains(text, "agent.agent_connections"));
+  // The master store's own file is no separate agent.
+  text = error_of(
+    with("use_sqlite = \"same.db\"\n[agent]\nuse_sqlite = \"same.db\"\n"));
+  CHECK(contains(text, "agent: the agent store is the master store"));
+}

@@ -196,6 +196,8 @@ struct fake_agent {
   endpoint<claim_request, job_list> claim;
   endpoint<std::string, uint64_t> release;
   endpoint<job_writes, write_flags> write;
+  endpoint<job_list, bool> push;
+  endpoint<no_args, job_list> rescue;
   std::atomic<bool> hold_releases{false};
   std::atomic<bool> hold_claims{false};
 
@@ -274,6 +276,12 @@ fake_agent_connection(fake_agent_actor::pointer self,
     },
     [f](atom::write, const job_writes& x) -> caf::result<write_flags> {
       return f->write.answer(x);
+    },
+    [f](atom::push, const job_list& x) -> caf::result<bool> {
+      return f->push.answer(x);
+    },
+    [f](atom::rescue) -> caf::result<job_list> {
+      return f->rescue.answer(no_args{});
     },
     [=](atom::flush) {
       for (auto& [rp, x] : held->releases)
