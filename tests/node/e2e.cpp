@@ -249,6 +249,61 @@ TEST(after kill - 9 every job still reaches a final state) {
   CHECK(duplicates <= 8); // at most the 4 + 2 running handlers, plus slack
 }
 
+TEST(jobs a crashed node left in its save - pending queue run after all) {
+  if (!agent) {
+    MESSAGE("no separate agent store (JM_E2E_AGENT): nothing to check");
+    CHECK(!agent);
+    return;
+  }
+  // What a node killed between the push and its bucket's move leaves: jobs
+  // in the queue of a bucket that no live node has.
+  auto file = dir / "runs.txt";
+  std::vector<job> left;
+  for (int i = 0; i < 50; ++i) {
+    job x;
+    x.id = uuid::random();
+    x.handler = "record";
+    x.status = job_status::save_pending;
+    x.created_at = now();
+    x.original_scheduled_at = x.created_at;
+    x.scheduled_at = x.created_at;
+    x.timeout = 30s;
+    x.max_retries = 3;
+    x.data["file"] = file.string();
+    x.bucket_id = "crashed-node/medium/0";
+    x.worker_id = "main@crashed-node";
+    x.version = 1;
+    left.push_back(std::move(x));
+  }
+  auto queue = unbox(open_store(*agent));
+  jm::test::require_ok(queue.queue->push_pending(left));
+  start_node();
+  // The node's master finds the queue on its first rescue round.
+  auto c = client();
+  for (auto& x : left) {
+    std::optional<job_detail> d;
+    bool final = jm::test::eventually(
+      [&] {
+        auto r = c->call(request{get_job_request{x.id}});
+        if (!r)
+          return false;
+        d = std::get<job_detail>(std::move(*r));
+        return is_final(d->job.status);
+      },
+      20s);
+    if (!final)
+      FAIL("job " << to_string(x.id) << " not final; log: " << log_tail());
+    CHECK_EQUAL(d->job.status, job_status::succeeded);
+  }
+  auto runs = recorded(file);
+  CHECK_EQUAL(runs.size(), left.size());
+  for (auto& [id, n] : runs)
+    CHECK_EQUAL(n, 1);
+  CHECK(unbox(queue.queue->pending_buckets()).empty());
+  CHECK(log_text().find("from the save-pending queues of gone buckets")
+        != std::string::npos);
+}
+
 TEST(sigterm drains gracefully and nothing is lost) {
   start_node();
   auto file = dir / "runs.txt";

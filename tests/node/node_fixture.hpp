@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -57,7 +58,44 @@ struct node_fixture {
         if (!std::isalnum(static_cast<unsigned char>(c)))
           c = '_';
     }
+    if (auto kind = std::getenv("JM_E2E_AGENT"); kind != nullptr)
+      agent = agent_store(kind);
     write_config();
+  }
+
+  /// A separate agent store (JM_E2E_AGENT=sqlite|postgres|mysql): a file
+  /// in `dir`, or tables of their own on the server.
+  std::optional<store_config> agent;
+
+  store_config agent_store(std::string_view kind) {
+    store_config x;
+    if (kind == "sqlite") {
+      x.path = (dir / "agent.db").string();
+      return x;
+    }
+    if (kind != "postgres" && kind != "mysql")
+      FAIL("JM_E2E_AGENT must be sqlite, postgres or mysql, not " << kind);
+    auto var = kind == "postgres" ? "JM_TEST_PG_URL" : "JM_TEST_MYSQL_URL";
+    auto url = std::getenv(var);
+    if (url == nullptr)
+      FAIL("JM_E2E_AGENT=" << kind << " needs " << var);
+    x.kind = kind == "postgres" ? store_kind::postgres : store_kind::mysql;
+    x.url = url;
+    x.table_prefix = "agent_" + dir.filename().string().substr(7) + "_";
+    for (auto& c : x.table_prefix)
+      if (!std::isalnum(static_cast<unsigned char>(c)))
+        c = '_';
+    return x;
+  }
+
+  /// The store keys of `x` as node.toml has them.
+  static std::string store_keys(const store_config& x) {
+    if (x.kind == store_kind::sqlite)
+      return "use_sqlite = \"" + x.path + "\"\n";
+    return std::string{x.kind == store_kind::postgres ? "use_postgres"
+                                                      : "use_mysql"}
+           + " = \"" + x.url + "\"\ntable_prefix = \"" + x.table_prefix
+           + "\"\n";
   }
 
   /// A connection of the test's own to the store.
@@ -71,15 +109,11 @@ struct node_fixture {
   void write_config(const std::string& top = "",
                     const std::string& tables = "") {
     std::ofstream cfg{dir / "node.toml"};
-    cfg << "cluster_id = \"e2e\"\n";
-    if (store.kind == store_kind::sqlite)
-      cfg << "use_sqlite = \"" << store.path << "\"\n";
-    else
-      cfg << (store.kind == store_kind::postgres ? "use_postgres" : "use_mysql")
-          << " = \"" << store.url << "\"\n"
-          << "table_prefix = \"" << store.table_prefix << "\"\n";
-    cfg << "assign_interval = \"100ms\"\n"
-        << top << "[retry]\nbase_delay = \"100ms\"\nmax_delay = \"1s\"\n"
+    cfg << "cluster_id = \"e2e\"\n" << store_keys(store);
+    cfg << "assign_interval = \"100ms\"\n" << top;
+    if (agent)
+      cfg << "[agent]\n" << store_keys(*agent);
+    cfg << "[retry]\nbase_delay = \"100ms\"\nmax_delay = \"1s\"\n"
         << "[node]\nlisten_port = " << port << "\n"
         << "lease = \"" << lease << "\"\nheartbeat_interval = \"250ms\"\n"
         << "shutdown_grace = \"5s\"\n"
@@ -114,11 +148,16 @@ struct node_fixture {
     words >> program >> kind >> node_id;
   }
 
-  std::string log_tail() {
+  /// The node's whole log so far.
+  std::string log_text() {
     std::ifstream in{dir / "node.log"};
     std::stringstream ss;
     ss << in.rdbuf();
-    auto text = ss.str();
+    return ss.str();
+  }
+
+  std::string log_tail() {
+    auto text = log_text();
     return text.size() > 3000 ? text.substr(text.size() - 3000) : text;
   }
 
