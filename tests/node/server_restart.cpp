@@ -3,12 +3,16 @@
 
 #include "tests/node/node_fixture.hpp"
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 // A database server restart in the middle of a run: a node on PostgreSQL or
 // MariaDB (JM_E2E_STORE) keeps going once the server is back, and every job
 // succeeds; none is lost. The server is one that tools/test-services.sh
 // started (JM_TEST_SERVICES_DIR); the test restarts it with that script.
+// With a separate agent store (JM_E2E_AGENT) a second test restarts the
+// agent's server while jobs are being scheduled.
 
 using namespace jm;
 using namespace std::chrono_literals;
@@ -84,6 +88,73 @@ TEST(a database restart in the middle of a run loses no job) {
   // The node kept running (no lease was lost): it still answers.
   auto pong = c->call(request{ping_request{}});
   CHECK(pong && std::holds_alternative<pong_reply>(*pong));
+}
+
+TEST(an agent store restart while scheduling loses no job) {
+  if (!agent) {
+    MESSAGE("no separate agent store (JM_E2E_AGENT): nothing to check");
+    CHECK(!agent);
+    return;
+  }
+  REQUIRE(agent->kind != store_kind::sqlite);
+  auto services = std::getenv("JM_TEST_SERVICES_DIR");
+  REQUIRE(services != nullptr);
+  std::string server
+    = agent->kind == store_kind::postgres ? "postgres" : "mariadb";
+  start_node();
+  auto file = dir / "runs.txt";
+  auto batch = [&] {
+    return schedule_many({"record", "--count", "100", "--data",
+                          "file=" + file.string(), "--data", "ms:int=2"});
+  };
+  std::vector<job_id> ids = batch();
+  // Restart the agent's server while batches keep coming: each must be
+  // taken (by the agent store, or by the master store while it is away).
+  std::atomic<bool> restarted{false};
+  jm::test::run_result restart;
+  std::thread restarter{[&] {
+    restart = jm::test::run(
+      {JM_SOURCE_DIR "/tools/test-services.sh", "restart", services, server});
+    restarted = true;
+  }};
+  size_t during = 0;
+  while (!restarted) {
+    auto more = batch();
+    ids.insert(ids.end(), more.begin(), more.end());
+    ++during;
+  }
+  restarter.join();
+  if (restart.exit_code != 0)
+    FAIL("restarting " << server << " failed: " << restart.err);
+  for (int i = 0; i < 5; ++i) {
+    auto more = batch();
+    ids.insert(ids.end(), more.begin(), more.end());
+  }
+  MESSAGE(during << " batches scheduled while " << server << " restarted; "
+                 << ids.size() << " jobs in all");
+  CHECK(during > 0);
+  auto c = client();
+  bool done = jm::test::eventually(
+    [&] {
+      job_filter f;
+      f.limit = 100000;
+      auto r = reply_as<std::vector<job>>(c->call(request{f}));
+      return r && r->size() == ids.size()
+             && std::all_of(r->begin(), r->end(),
+                            [](const job& x) { return is_final(x.status); });
+    },
+    120s, 200ms);
+  if (!done)
+    FAIL("not every job is final; log: " << log_tail());
+  for (auto& x : all_jobs(*c))
+    CHECK_EQUAL(x.status, job_status::succeeded);
+  auto runs = recorded(file);
+  CHECK_EQUAL(runs.size(), ids.size());
+  for (auto& [id, k] : runs)
+    CHECK_EQUAL(k, 1);
+  // Nothing stays behind in the agent store.
+  auto queue = unbox(open_store(*agent));
+  CHECK(unbox(queue.queue->pending_buckets()).empty());
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
