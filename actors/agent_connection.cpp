@@ -70,9 +70,8 @@ agent_connection_actor::behavior_type agent_connection(
                        "bucket {} failed: {}",
                        req.bucket_id, describe(moved.error()));
       }
-      auto xs = s.stores.db->claim_bucket_jobs(req.bucket_id, req.adopt,
-                                               req.due_by, req.limit,
-                                               req.grace);
+      auto xs = s.stores.db->claim_bucket_jobs(
+        req.bucket_id, req.adopt, req.due_by, req.limit, req.grace);
       if (!xs)
         return xs.error();
       return job_list{std::move(*xs)};
@@ -112,10 +111,9 @@ agent_connection_actor::behavior_type agent_connection(
       if (!live)
         return live.error();
       for (auto& bucket_id : *queues) {
-        auto is_live = std::any_of(live->begin(), live->end(),
-                                   [&](const bucket_record& b) {
-                                     return b.bucket_id == bucket_id;
-                                   });
+        auto is_live = std::any_of(
+          live->begin(), live->end(),
+          [&](const bucket_record& b) { return b.bucket_id == bucket_id; });
         if (is_live)
           continue;
         for (;;) {

@@ -199,8 +199,6 @@ void rescue(self_ptr self) {
       });
 }
 
-using shared_jobs = std::shared_ptr<std::vector<job>>;
-
 // Once every job of a schedule request is durable: logs them, wakes their
 // buckets and replies with their ids, in request order.
 void scheduled(self_ptr self, const std::vector<job>& jobs, reply_promise rp) {
@@ -226,20 +224,20 @@ void scheduled(self_ptr self, const std::vector<job>& jobs, reply_promise rp) {
   deliver(rp, reply{std::move(ids)});
 }
 
-// Inserts `xs` (some or all of `all`) into the master store, then replies.
-void insert_and_reply(self_ptr self, job_list xs, shared_jobs all,
+// Inserts the request's jobs into the master store (one transaction), then
+// replies.
+void insert_and_reply(self_ptr self, std::shared_ptr<job_list> xs,
                       reply_promise rp) {
-  if (xs.jobs.empty())
-    return scheduled(self, *all, rp);
-  self->request(self->state.store, caf::infinite, atom::insert_v, std::move(xs))
-    .then([self, all, rp](bool) mutable { scheduled(self, *all, rp); },
+  self->request(self->state.store, caf::infinite, atom::insert_v, *xs)
+    .then([self, xs, rp](bool) mutable { scheduled(self, xs->jobs, rp); },
           [rp](const caf::error& err) mutable { deliver_error(rp, err); });
 }
 
-// Places jobs due soon straight into a live bucket and stores them: with a
-// separate agent store, the placed ones go into their buckets' save-pending
-// queues there (the rest, or all of them if the agent store fails, into the
-// master store); without, all into the master store. Replies with their ids.
+// Places jobs due soon straight into a live bucket, stores them and replies
+// with their ids. A request is stored in one transaction of one store (all
+// its jobs or none): when every job was placed and the cluster has a
+// separate agent store, in their buckets' save-pending queues there;
+// otherwise, or when the agent store fails, in the master store.
 void insert_jobs(self_ptr self, std::vector<job> jobs, reply_promise rp) {
   auto& s = self->state;
   auto records = attached_records(s);
@@ -249,37 +247,31 @@ void insert_jobs(self_ptr self, std::vector<job> jobs, reply_promise rp) {
     if (s.cfg.cluster.mode == cluster_mode::active
         && x.scheduled_at <= t + s.cfg.cluster.transient_threshold) {
       if (auto b = route(x)) {
-        x.status = s.agent ? job_status::save_pending
-                           : job_status::assigned_to_bucket;
+        x.status = job_status::assigned_to_bucket;
         x.bucket_id = b->bucket_id;
         x.worker_id = b->worker_id;
       }
     }
   }
-  auto all = std::make_shared<std::vector<job>>(std::move(jobs));
-  job_list pending;
-  job_list rest;
-  for (auto& x : *all)
-    (x.status == job_status::save_pending ? pending : rest).jobs.push_back(x);
-  if (pending.jobs.empty())
-    return insert_and_reply(self, std::move(rest), all, rp);
-  auto count = pending.jobs.size();
-  self->request(s.agent, caf::infinite, atom::push_v, std::move(pending))
-    .then(
-      [self, rest, all, rp](bool) mutable {
-        insert_and_reply(self, std::move(rest), all, rp);
-      },
-      [self, rest, all, rp, count](const caf::error& err) mutable {
-        spdlog::warn("master: the agent store did not take {} jobs ({}); "
-                     "they go into the master store",
-                     count, describe(err));
-        for (auto& x : *all)
-          if (x.status == job_status::save_pending) {
-            x.status = job_status::assigned_to_bucket;
-            rest.jobs.push_back(x);
-          }
-        insert_and_reply(self, std::move(rest), all, rp);
+  auto xs = std::make_shared<job_list>(job_list{std::move(jobs)});
+  auto all_placed
+    = std::all_of(xs->jobs.begin(), xs->jobs.end(), [](const job& x) {
+        return x.status == job_status::assigned_to_bucket;
       });
+  if (!s.agent || !all_placed)
+    return insert_and_reply(self, xs, rp);
+  for (auto& x : xs->jobs)
+    x.status = job_status::save_pending;
+  self->request(s.agent, caf::infinite, atom::push_v, *xs)
+    .then([self, xs, rp](bool) mutable { scheduled(self, xs->jobs, rp); },
+          [self, xs, rp](const caf::error& err) mutable {
+            spdlog::warn("master: the agent store did not take {} jobs ({}); "
+                         "they go into the master store",
+                         xs->jobs.size(), describe(err));
+            for (auto& x : xs->jobs)
+              x.status = job_status::assigned_to_bucket;
+            insert_and_reply(self, xs, rp);
+          });
 }
 
 caf::error refuse_if_archived(const master_state& s) {

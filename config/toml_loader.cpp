@@ -335,8 +335,9 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
     table_reader t{*agent, "agent.", src};
     if (!read_store(t, *agent, cfg.agent.emplace()))
       return make_error(ec::invalid_config,
-                        src + ": agent: names no store (use_sqlite, "
-                              "use_postgres or use_mysql)");
+                        src
+                          + ": agent: names no store (use_sqlite, "
+                            "use_postgres or use_mysql)");
     t.reject_unknown();
     if (auto err = t.error())
       return err;

@@ -164,9 +164,18 @@ store_config phase_store(const bench_args& args,
   return cfg;
 }
 
-cluster_builder phase_cluster(const bench_args& args, const store_config& s) {
+// With --agent, the nodes' separate agent store is its own file, or tables
+// prefixed jmbench_agent_ on the agent's server.
+cluster_builder phase_cluster(const bench_args& args, const store_config& s,
+                              const std::filesystem::path& dir) {
   auto b = use_standalone_cluster();
   b.cluster_id("bench").listen("127.0.0.1", 0).log_level("warn");
+  if (args.agent == "sqlite")
+    b.use_agent_sqlite((dir / "agent.db").string());
+  else if (args.agent == "postgres")
+    b.use_agent_postgres(args.agent_url).agent_table_prefix("jmbench_agent_");
+  else if (args.agent == "mysql")
+    b.use_agent_mysql(args.agent_url).agent_table_prefix("jmbench_agent_");
   if (s.kind == store_kind::sqlite)
     return b.use_sqlite(s.path).sqlite_full_sync(args.full_sync);
   if (s.kind == store_kind::postgres)
@@ -483,6 +492,16 @@ caf::expected<pg_floor> raw_postgres_rate(const std::string& url, uint64_t n,
   return out;
 }
 
+// The tables the stores of the bench's phases create (and the agent's).
+std::vector<std::string> bench_tables() {
+  std::vector<std::string> result;
+  for (auto phase : {"store", "e2e", "agent"})
+    for (auto table : {"jobs", "attempts", "nodes", "buckets", "schedules",
+                       "agent_queue", "schema_version"})
+      result.push_back(std::string{"jmbench_"} + phase + "_" + table);
+  return result;
+}
+
 // Drops every table the bench created on the server.
 void drop_postgres_tables(const std::string& url) {
   pg_session pg;
@@ -490,10 +509,8 @@ void drop_postgres_tables(const std::string& url) {
     return;
   std::string sql = "DROP TABLE IF EXISTS jmbench_raw_commit, "
                     "jmbench_raw_jobs, jmbench_raw_attempts";
-  for (auto phase : {"store", "e2e"})
-    for (auto table : {"jobs", "attempts", "nodes", "buckets", "schedules",
-                       "schema_version"})
-      sql += std::string{", jmbench_"} + phase + "_" + table;
+  for (auto& table : bench_tables())
+    sql += ", " + table;
   if (auto err = pg.exec(sql))
     fail_line(err);
 }
@@ -538,12 +555,10 @@ void drop_mysql_tables(const std::string& url) {
   }
   std::string sql = "DROP TABLE IF EXISTS ";
   bool first = true;
-  for (auto phase : {"store", "e2e"})
-    for (auto table : {"jobs", "attempts", "nodes", "buckets", "schedules",
-                       "schema_version"}) {
-      sql += std::string{first ? "" : ", "} + "jmbench_" + phase + "_" + table;
-      first = false;
-    }
+  for (auto& table : bench_tables()) {
+    sql += (first ? "" : ", ") + table;
+    first = false;
+  }
   if (mysql_query(conn, sql.c_str()) != 0)
     std::fprintf(stderr, "jobmaster: warning: %s\n", mysql_error(conn));
   mysql_close(conn);
@@ -554,6 +569,10 @@ void drop_server_tables(const bench_args& args) {
     drop_postgres_tables(args.url);
   else if (is_mysql(args))
     drop_mysql_tables(args.url);
+  if (args.agent == "postgres")
+    drop_postgres_tables(args.agent_url);
+  else if (args.agent == "mysql")
+    drop_mysql_tables(args.agent_url);
 }
 
 // Waits until the store records `n` jobs as succeeded (finished means
@@ -601,14 +620,20 @@ int run_bench(const bench_args& args) {
     fail_line(err);
     return 1;
   }
+  if ((args.agent == "postgres" || args.agent == "mysql")
+      && args.agent_url.empty()) {
+    std::fprintf(stderr, "jobmaster: error: --agent %s needs --agent-url\n",
+                 args.agent.c_str());
+    return 2;
+  }
   fs::path dir = args.dir;
   bool own_dir = false;
-  if (!is_server(args)) {
+  if (!is_server(args) || args.agent == "sqlite") {
     own_dir = dir.empty();
     if (!own_dir) {
       std::error_code ec;
       fs::create_directories(dir, ec);
-      for (auto name : {"floor.db", "store.db", "e2e.db"})
+      for (auto name : {"floor.db", "store.db", "e2e.db", "agent.db"})
         for (auto suffix : {"", "-wal", "-shm"})
           fs::remove(dir / (std::string{name} + suffix), ec);
     } else {
@@ -627,9 +652,8 @@ int run_bench(const bench_args& args) {
     fs::path dir;
     bool own_dir;
     ~cleanup_t() {
-      if (is_server(args))
-        drop_server_tables(args);
-      else if (own_dir)
+      drop_server_tables(args);
+      if (own_dir)
         fs::remove_all(dir);
       the_probe = nullptr;
     }
@@ -646,6 +670,10 @@ int run_bench(const bench_args& args) {
                 static_cast<unsigned long long>(args.jobs), args.parallelism,
                 args.batch_size, args.full_sync ? "FULL" : "NORMAL",
                 dir.c_str());
+  if (!args.agent.empty())
+    std::printf("      with a separate agent store: %s%s\n", args.agent.c_str(),
+                args.agent == "sqlite" ? " (agent.db)"
+                                       : " (tables jmbench_agent_*)");
   std::fflush(stdout);
 
   // 1. Baselines: the storage with plain client calls, then the job store
@@ -707,7 +735,7 @@ int run_bench(const bench_args& args) {
   std::fflush(stdout);
   double enqueue_s = 0;
   {
-    auto cfg = phase_cluster(args, e2e_store).build();
+    auto cfg = phase_cluster(args, e2e_store, dir).build();
     if (!cfg) {
       fail_line(cfg.error());
       return 1;
@@ -741,7 +769,7 @@ int run_bench(const bench_args& args) {
 
   // 3. Drain: the clock starts before the node with the worker starts and
   // stops when the store records every job as succeeded.
-  auto cfg = phase_cluster(args, e2e_store)
+  auto cfg = phase_cluster(args, e2e_store, dir)
                .add_worker("bench")
                .parallelism(args.parallelism)
                .batch_size(args.batch_size)

@@ -28,6 +28,11 @@ struct bench_args {
   bool full_sync = false;
   /// Server stores: the nodes' `agent_connections`.
   uint32_t agent_connections = store_config{}.agent_connections;
+  /// Empty, or a separate agent store for the nodes: `sqlite` (a file next
+  /// to the others), `postgres` or `mysql` (at `agent_url`, tables
+  /// `jmbench_agent_*`, dropped at the end).
+  std::string agent;
+  std::string agent_url;
 };
 
 /// `jobmaster bench`: prints raw store baselines, end-to-end throughput and

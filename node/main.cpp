@@ -523,6 +523,13 @@ int main(int argc, char** argv) {
     ->add_option("--agent-connections", bargs.agent_connections,
                  "server stores: the nodes' agent_connections (default 1)")
     ->check(CLI::Range(1, 32));
+  bench
+    ->add_option("--agent", bargs.agent,
+                 "a separate agent store: sqlite, postgres or mysql")
+    ->check(CLI::IsMember({"sqlite", "postgres", "mysql"}));
+  bench->add_option("--agent-url", bargs.agent_url,
+                    "--agent postgres|mysql: connection string of a "
+                    "throwaway database (tables jmbench_agent_*)");
 
   auto cron_cmd = app.add_subcommand("cron", "check NaturalCron expressions");
   cron_cmd->require_subcommand(1);

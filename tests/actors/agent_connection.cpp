@@ -84,8 +84,8 @@ caf::error disk_error() {
 // the reply, which orders the two.
 struct fixture : test::live_fixture {
   fixture() {
-    handle = spawn<caf::detached>(agent_connection,
-                                  agent_connection_stores{db, nullptr, nullptr});
+    handle = spawn<caf::detached>(
+      agent_connection, agent_connection_stores{db, nullptr, nullptr});
   }
 
   /// Checks that `x` holds exactly the provider's error.
@@ -178,7 +178,8 @@ TEST(write passes the writes and answers what applied) {
 
 CAF_TEST_FIXTURE_SCOPE_END()
 
-// -- with a separate agent store (real SQLite files) ---------------------------
+// -- with a separate agent store (real SQLite files)
+// ---------------------------
 
 namespace {
 
@@ -186,8 +187,8 @@ namespace {
 /// an agent connection over both. Checks go through other connections.
 struct split_fixture : test::live_fixture {
   split_fixture() {
-    auto tmpl = (std::filesystem::temp_directory_path() / "jm-agent-XXXXXX")
-                  .string();
+    auto tmpl
+      = (std::filesystem::temp_directory_path() / "jm-agent-XXXXXX").string();
     REQUIRE(mkdtemp(tmpl.data()) != nullptr);
     dir = tmpl;
     auto m = sqlite::sqlite_store::open((dir / "master.db").string(), false);
@@ -196,7 +197,8 @@ struct split_fixture : test::live_fixture {
     std::shared_ptr<sqlite::sqlite_store> master_db{std::move(*m)};
     std::shared_ptr<sqlite::sqlite_store> agent_db{std::move(*a)};
     handle = spawn<caf::detached>(
-      agent_connection, agent_connection_stores{master_db, master_db, agent_db});
+      agent_connection,
+      agent_connection_stores{master_db, master_db, agent_db});
     master_view = test_view("master.db");
     queue_view = test_view("agent.db");
   }
@@ -297,7 +299,8 @@ TEST(an entry already in the master store is removed without a second row) {
   CHECK_EQUAL(counts.size(), 1u);
 }
 
-TEST(rescue moves the queues of gone buckets back as held and spares live ones) {
+TEST(
+  rescue moves the queues of gone buckets back as held and spares live ones) {
   register_bucket("live");
   auto mine = pending("live", now() - 1s);
   std::vector<job> orphans;

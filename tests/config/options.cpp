@@ -282,10 +282,10 @@ TEST(validate names the cluster level key it rejects) {
   CHECK(rejects([](c& x) { x.assign_interval = 61s; }, "assign_interval"));
   CHECK(accepts([](c& x) { x.assign_interval = 10ms; }));
   CHECK(accepts([](c& x) { x.assign_interval = 1min; }));
-  CHECK(rejects([](c& x) { x.store.agent_connections = 0; },
-                "agent_connections"));
-  CHECK(rejects([](c& x) { x.store.agent_connections = 33; },
-                "agent_connections"));
+  CHECK(
+    rejects([](c& x) { x.store.agent_connections = 0; }, "agent_connections"));
+  CHECK(
+    rejects([](c& x) { x.store.agent_connections = 33; }, "agent_connections"));
   CHECK(accepts([](c& x) { x.store.agent_connections = 32; }));
 }
 

@@ -476,7 +476,8 @@ TEST(a separate agent store is its own table) {
   CHECK(contains(text, "agent.batch"));
   text = error_of(with("[agent]\nuse_postgres = \"\"\n"));
   CHECK(contains(text, "agent.use_postgres: the connection string is empty"));
-  text = error_of(with("[agent]\nuse_sqlite = \"a.db\"\nagent_connections = 2\n"));
+  text
+    = error_of(with("[agent]\nuse_sqlite = \"a.db\"\nagent_connections = 2\n"));
   CHECK(contains(text, "agent.agent_connections"));
   // The master store's own file is no separate agent.
   text = error_of(
