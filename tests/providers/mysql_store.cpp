@@ -95,7 +95,7 @@ public:
   ~my_database() override {
     std::string tables;
     for (auto name : {"jobs", "attempts", "nodes", "buckets", "schedules",
-                      "schema_version"})
+                      "agent_queue", "schema_version"})
       tables += (tables.empty() ? "" : ", ") + prefix_ + name;
     raw_query("DROP TABLE IF EXISTS " + tables);
   }
@@ -288,12 +288,12 @@ TEST(open reports bad configuration and unreachable servers) {
 TEST(migrations are versioned and idempotent) {
   require_ok(store->migrate());
   auto p = db.prefix();
-  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "2");
-  CHECK_EQUAL(count("SELECT MAX(version) FROM " + p + "schema_version"), "2");
+  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "3");
+  CHECK_EQUAL(count("SELECT MAX(version) FROM " + p + "schema_version"), "3");
   auto in_schema = "FROM information_schema.tables WHERE table_schema = "
                    "DATABASE() AND table_name LIKE '"
                    + p + "%'";
-  CHECK_EQUAL(count("SELECT COUNT(*) " + in_schema), "6");
+  CHECK_EQUAL(count("SELECT COUNT(*) " + in_schema), "7");
   CHECK_EQUAL(count("SELECT COUNT(*) " + in_schema
                     + " AND (engine <> 'InnoDB' OR table_collation <> "
                       "'utf8mb4_bin')"),
@@ -314,12 +314,12 @@ TEST(migrations are versioned and idempotent) {
     upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   auto same = unbox(mysql_store::open(server_url, upper));
   CHECK_EQUAL(same->table_prefix(), p);
-  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "2");
-  // A migration cut short after its DDL (recorded only at its end) runs
-  // again: the index it meets is no error.
-  count("DELETE FROM " + p + "schema_version WHERE version = 2");
+  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "3");
+  // Migrations cut short after their DDL (recorded only at their end) run
+  // again: the index and the table they meet are no error.
+  count("DELETE FROM " + p + "schema_version WHERE version >= 2");
   require_ok(unbox(mysql_store::open(server_url, p))->migrate());
-  CHECK_EQUAL(count("SELECT MAX(version) FROM " + p + "schema_version"), "2");
+  CHECK_EQUAL(count("SELECT MAX(version) FROM " + p + "schema_version"), "3");
 }
 
 TEST(parallel opens of a fresh prefix all migrate it) {
@@ -341,7 +341,7 @@ TEST(parallel opens of a fresh prefix all migrate it) {
     t.join();
   CHECK_EQUAL(failures.load(), 0);
   CHECK_EQUAL(
-    count("SELECT COUNT(*) FROM " + fresh.prefix() + "schema_version"), "2");
+    count("SELECT COUNT(*) FROM " + fresh.prefix() + "schema_version"), "3");
   CHECK_EQUAL(count("SELECT COUNT(*) FROM " + fresh.prefix() + "jobs"), "4");
 }
 
@@ -572,6 +572,21 @@ TEST(reconnects back off while the server refuses) {
     CHECK(static_cast<bool>(r));
   }
   count("DROP USER '" + user + "'@'%'");
+}
+
+TEST(queue entries that do not decode are moved aside) {
+  test::check_corrupt_entries_move_aside(
+    *store,
+    [&] {
+      count("INSERT INTO " + db.prefix()
+            + "agent_queue (bucket_id, job_id, pushed_at, payload) VALUES "
+              "('b1', X'00000000000000000000000000000000', 0, "
+              "X'DEADBEEF00112233445566')");
+    },
+    [&] {
+      return std::stoi(count("SELECT COUNT(*) FROM " + db.prefix()
+                             + "agent_queue WHERE bucket_id = '!corrupt'"));
+    });
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -69,7 +69,7 @@ public:
   ~pg_database() override {
     std::string tables;
     for (auto name : {"jobs", "attempts", "nodes", "buckets", "schedules",
-                      "schema_version"})
+                      "agent_queue", "schema_version"})
       tables += (tables.empty() ? "" : ", ") + prefix_ + name;
     raw_query(url_, "DROP TABLE IF EXISTS " + tables);
   }
@@ -165,11 +165,11 @@ TEST(open reports bad configuration and unreachable servers) {
 TEST(migrations are versioned and idempotent) {
   require_ok(store->migrate());
   auto p = db.prefix();
-  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "2");
-  CHECK_EQUAL(count("SELECT MAX(version) FROM " + p + "schema_version"), "2");
+  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "3");
+  CHECK_EQUAL(count("SELECT MAX(version) FROM " + p + "schema_version"), "3");
   CHECK_EQUAL(
     count("SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE '" + p + "%'"),
-    "6");
+    "7");
   CHECK_EQUAL(count("SELECT COUNT(*) FROM pg_indexes WHERE indexname LIKE '" + p
                     + "jobs_%'"),
               "8"); // Seven and the primary key.
@@ -183,7 +183,7 @@ TEST(migrations are versioned and idempotent) {
     upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   auto same = unbox(postgres_store::open(server_url, upper));
   CHECK_EQUAL(same->table_prefix(), p);
-  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "2");
+  CHECK_EQUAL(count("SELECT COUNT(*) FROM " + p + "schema_version"), "3");
 }
 
 TEST(parallel opens of a fresh prefix all migrate it) {
@@ -200,7 +200,7 @@ TEST(parallel opens of a fresh prefix all migrate it) {
     t.join();
   CHECK_EQUAL(failures.load(), 0);
   CHECK_EQUAL(
-    count("SELECT COUNT(*) FROM " + fresh.prefix() + "schema_version"), "2");
+    count("SELECT COUNT(*) FROM " + fresh.prefix() + "schema_version"), "3");
   CHECK_EQUAL(count("SELECT COUNT(*) FROM " + fresh.prefix() + "jobs"), "4");
 }
 
@@ -373,6 +373,20 @@ TEST(reconnects back off while the server refuses) {
     CHECK(static_cast<bool>(r));
   }
   count("DROP DATABASE " + name + " WITH (FORCE)");
+}
+
+TEST(queue entries that do not decode are moved aside) {
+  test::check_corrupt_entries_move_aside(
+    *store,
+    [&] {
+      count("INSERT INTO " + db.prefix()
+            + "agent_queue (bucket_id, job_id, pushed_at, payload) VALUES "
+              "('b1', gen_random_uuid(), 0, '\\xdeadbeef00112233445566')");
+    },
+    [&] {
+      return std::stoi(count("SELECT COUNT(*) FROM " + db.prefix()
+                             + "agent_queue WHERE bucket_id = '!corrupt'"));
+    });
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -133,8 +133,8 @@ TEST(migrate is idempotent) {
   require_ok(store->migrate());
   auto other = open();
   require_ok(other->migrate());
-  CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM schema_version"), 3);
-  CHECK_EQUAL(raw_int(file, "SELECT MAX(version) FROM schema_version"), 3);
+  CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM schema_version"), 4);
+  CHECK_EQUAL(raw_int(file, "SELECT MAX(version) FROM schema_version"), 4);
   CHECK_EQUAL(raw_int(file, "SELECT COUNT(*) FROM sqlite_master WHERE "
                             "name IN ('jm_jobs', 'jm_attempts', 'jm_nodes', "
                             "'jm_buckets', 'jm_schedules')"),
@@ -160,7 +160,7 @@ TEST(parallel opens of a new file all migrate it) {
   for (auto& t : threads)
     t.join();
   CHECK_EQUAL(failures.load(), 0);
-  CHECK_EQUAL(raw_int(fresh, "SELECT COUNT(*) FROM schema_version"), 3);
+  CHECK_EQUAL(raw_int(fresh, "SELECT COUNT(*) FROM schema_version"), 4);
   CHECK_EQUAL(raw_int(fresh, "SELECT COUNT(*) FROM jm_jobs"), 4);
 }
 
@@ -238,6 +238,20 @@ TEST(a corrupt row is malformed and set aside not a crash) {
   auto attempts = store->list_attempts(good.id);
   REQUIRE(!attempts);
   CHECK(code_of(attempts.error()) == ec::malformed_message);
+}
+
+TEST(queue entries that do not decode are moved aside) {
+  test::check_corrupt_entries_move_aside(
+    *store,
+    [&] {
+      raw_exec(file, "INSERT INTO jm_agent_queue (bucket_id, job_id, "
+                     "pushed_at, payload) VALUES ('b1', x'00', 0, "
+                     "x'DEADBEEF00112233445566')");
+    },
+    [&] {
+      return raw_int(file, "SELECT COUNT(*) FROM jm_agent_queue "
+                           "WHERE bucket_id = '!corrupt'");
+    });
 }
 
 TEST(store errors name the operation) {

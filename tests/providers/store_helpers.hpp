@@ -66,4 +66,32 @@ inline std::string server_url_or_exit(const char* var, const char* binary) {
   std::_Exit(0);
 }
 
+/// Entries of a save-pending queue whose bytes do not decode are moved to
+/// `corrupt_queue` by the read that meets them, reported once, and never
+/// block the queue. `inject()` writes such an entry into queue "b1" behind
+/// a good one with raw SQL; `corrupt_count()` counts the entries in the
+/// corrupt queue.
+template <class Inject, class Count>
+void check_corrupt_entries_move_aside(agent_queue& queue, Inject inject,
+                                      Count corrupt_count) {
+  auto good = in_bucket(make_job("good", t0), "b1");
+  good.status = job_status::save_pending;
+  require_ok(queue.push_pending({good}));
+  inject();
+  auto later = in_bucket(make_job("later", t0), "b1");
+  later.status = job_status::save_pending;
+  require_ok(queue.push_pending({later}));
+  auto r = unbox(queue.read_pending("b1", 10));
+  CAF_REQUIRE_EQUAL(r.jobs.size(), 2u);
+  CAF_CHECK(r.jobs[0].job.id == good.id);
+  CAF_CHECK(r.jobs[1].job.id == later.id);
+  CAF_CHECK_EQUAL(r.corrupt.size(), 1u);
+  CAF_CHECK_EQUAL(corrupt_count(), 1);
+  // Gone from the queue (reported once), kept aside, not a queue to rescue.
+  r = unbox(queue.read_pending("b1", 10));
+  CAF_CHECK_EQUAL(r.jobs.size(), 2u);
+  CAF_CHECK(r.corrupt.empty());
+  CAF_CHECK(unbox(queue.pending_buckets()) == std::vector<std::string>{"b1"});
+}
+
 } // namespace jm::test
