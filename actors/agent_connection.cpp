@@ -6,20 +6,23 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 namespace jm {
 
 namespace {
 
-// Moves one read of `bucket_id`'s save-pending queue into the master store:
-// insert-or-ignore by id first, removal after, so that a crash in between
-// leaves a copy and the next mover's insert is ignored. `as_held` for the
-// queues of buckets that are gone. Returns the jobs moved; nothing on
-// failure (the entries stay for the next try).
+// Moves one read of `bucket_id`'s save-pending queue into the master store
+// as held jobs: insert-or-ignore by id first, removal after, so that a crash
+// in between leaves a copy and the next mover's insert is ignored. Held,
+// not placed: whoever moves them (the bucket itself, or a rescue round for
+// a bucket that is full, draining or gone), the bucket's claim adopts the
+// due ones, checking in the claim that the bucket is still registered and
+// its node alive, and the look-ahead assigner places the later ones; a job
+// can never end up placed in a bucket nobody runs. Returns the jobs moved;
+// an error when the read, the insert or the removal failed (the entries
+// stay for the next try).
 caf::expected<std::vector<job>> move_pending(agent_connection_state& s,
                                              const std::string& bucket_id,
-                                             uint32_t limit, bool as_held) {
+                                             uint32_t limit) {
   auto r = s.stores.queue->read_pending(bucket_id, limit);
   if (!r)
     return r.error();
@@ -33,12 +36,8 @@ caf::expected<std::vector<job>> move_pending(agent_connection_state& s,
   for (auto& x : r->jobs) {
     seqs.push_back(x.seq);
     auto j = std::move(x.job);
-    if (as_held) {
-      j.status = job_status::held_on_master;
-      clear_placement(j);
-    } else {
-      j.status = job_status::assigned_to_bucket;
-    }
+    j.status = job_status::held_on_master;
+    clear_placement(j);
     jobs.push_back(std::move(j));
   }
   if (jobs.empty())
@@ -46,9 +45,7 @@ caf::expected<std::vector<job>> move_pending(agent_connection_state& s,
   if (auto err = s.stores.master->insert_jobs(jobs))
     return err;
   if (auto n = s.stores.queue->remove_pending(seqs); !n)
-    spdlog::warn("agent connection: {} save-pending entries of bucket {} "
-                 "are in the master store but stay queued: {}",
-                 seqs.size(), bucket_id, describe(n.error()));
+    return n.error();
   return jobs;
 }
 
@@ -63,8 +60,9 @@ agent_connection_actor::behavior_type agent_connection(
     [&s](atom::claim, const claim_request& req) -> caf::result<job_list> {
       if (s.stores.queue) {
         // An agent store that does not answer must not stop the jobs the
-        // master store holds: log, claim anyway, move them next time.
-        auto moved = move_pending(s, req.bucket_id, s.pending_batch, false);
+        // master store holds: log, claim anyway, move them next time (or a
+        // rescue round does).
+        auto moved = move_pending(s, req.bucket_id, s.pending_batch);
         if (!moved)
           spdlog::warn("agent connection: moving the save-pending jobs of "
                        "bucket {} failed: {}",
@@ -99,34 +97,35 @@ agent_connection_actor::behavior_type agent_connection(
       job_list result;
       if (!s.stores.queue)
         return result;
-      // Queues first, live buckets second: a bucket is registered before
-      // anything is pushed to it, so a queue found here whose bucket is not
-      // live belongs to a bucket that is gone.
+      // Every queue, whatever its bucket's state: one that is gone, full,
+      // draining or never registered does not move its own. Racing a bucket
+      // that moves its queue meanwhile is harmless (insert-or-ignore).
       auto queues = s.stores.queue->pending_buckets();
       if (!queues)
         return queues.error();
-      if (queues->empty())
-        return result;
-      auto live = s.stores.master->live_buckets(now());
-      if (!live)
-        return live.error();
+      caf::error first_error;
       for (auto& bucket_id : *queues) {
-        auto is_live = std::any_of(
-          live->begin(), live->end(),
-          [&](const bucket_record& b) { return b.bucket_id == bucket_id; });
-        if (is_live)
-          continue;
-        for (;;) {
-          auto moved = move_pending(s, bucket_id, s.pending_batch, true);
-          if (!moved)
-            return moved.error();
+        // A bounded share per queue and round: the next round goes on.
+        for (uint32_t round = 0; round < s.rescue_rounds; ++round) {
+          auto moved = move_pending(s, bucket_id, s.pending_batch);
+          if (!moved) {
+            spdlog::warn("agent connection: moving the save-pending jobs of "
+                         "bucket {} failed: {}",
+                         bucket_id, describe(moved.error()));
+            if (!first_error)
+              first_error = moved.error();
+            break;
+          }
+          auto n = moved->size();
           result.jobs.insert(result.jobs.end(),
                              std::make_move_iterator(moved->begin()),
                              std::make_move_iterator(moved->end()));
-          if (moved->size() < s.pending_batch)
+          if (n < s.pending_batch)
             break;
         }
       }
+      if (result.jobs.empty() && first_error)
+        return first_error;
       return result;
     },
   };

@@ -3,7 +3,6 @@
 #include "actors/interfaces.hpp"
 
 #include <memory>
-#include <set>
 
 namespace jm {
 
@@ -12,8 +11,8 @@ namespace jm {
 struct agent_connection_stores {
   /// The master store's side for buckets: claims, releases, writes.
   std::shared_ptr<agent_store> db;
-  /// The same connection, to persist save-pending jobs and to find the live
-  /// buckets. Needed only with `queue`.
+  /// The same connection, to move save-pending jobs into. Needed only with
+  /// `queue`.
   std::shared_ptr<master_store> master;
   /// The separate agent store's save-pending queues; null without one.
   std::shared_ptr<agent_queue> queue;
@@ -22,8 +21,10 @@ struct agent_connection_stores {
 struct agent_connection_state {
   static inline const char* name = "agent-connection";
   agent_connection_stores stores;
-  /// Save-pending entries moved past per read.
+  /// Save-pending entries moved per read.
   uint32_t pending_batch = 1000;
+  /// Reads per queue and rescue round (a huge queue takes several rounds).
+  uint32_t rescue_rounds = 10;
 };
 
 /// The AGENT CONNECTION: spawn it detached; it blocks on its stores.

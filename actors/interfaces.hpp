@@ -236,7 +236,7 @@ using store_actor = caf::typed_actor<
 /// (and of a separate agent store's queues, when the cluster has one).
 using agent_connection_actor = caf::typed_actor<
   // Claims a bucket's due jobs; first moves its save-pending jobs, if any,
-  // into the master store.
+  // into the master store as held (the claim adopts the due ones).
   caf::replies_to<atom::claim, claim_request>::with<job_list>,
   // Takes back what a crashed instance of the bucket had claimed.
   caf::replies_to<atom::release, std::string>::with<uint64_t>,
@@ -245,8 +245,8 @@ using agent_connection_actor = caf::typed_actor<
   // Puts jobs into their buckets' save-pending queues (true once durable);
   // an error without a separate agent store.
   caf::replies_to<atom::push, job_list>::with<bool>,
-  // Moves the save-pending jobs of buckets that are gone into the master
-  // store as held; returns them.
+  // Moves the jobs of every save-pending queue into the master store as
+  // held (a bounded share per queue); returns them.
   caf::replies_to<atom::rescue>::with<job_list>>;
 
 /// The BUCKET actor: pulls its jobs, runs them on the worker's executor

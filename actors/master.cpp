@@ -139,28 +139,28 @@ void look_for_held(self_ptr self, const std::vector<job>* held = nullptr) {
       self->send(b.handle, atom::wake_v, wake_up{{t}});
 }
 
-// The last step of a rescue round: save-pending jobs of buckets that are
-// gone (their node died or left) go back to the master store as held.
+// After each rescue round, with a separate agent store: the jobs of every
+// save-pending queue that its bucket has not moved (the bucket is gone,
+// full or draining) go into the master store as held. Its own flag: an
+// agent store that hangs must not stop the rescue of dead nodes.
 void rescue_queues(self_ptr self) {
   auto& s = self->state;
-  if (!s.agent) {
-    s.rescuing = false;
+  if (!s.agent || s.moving_queues)
     return;
-  }
-  self->request(s.agent, caf::infinite, atom::rescue_v)
+  s.moving_queues = true;
+  self->request(s.agent, s.cfg.agent_timeout, atom::rescue_v)
     .then(
       [self](const job_list& xs) {
-        self->state.rescuing = false;
+        self->state.moving_queues = false;
         if (!xs.jobs.empty()) {
-          spdlog::warn("master: took {} jobs from the save-pending queues of "
-                       "gone buckets",
+          spdlog::info("master: moved {} jobs from save-pending queues",
                        xs.jobs.size());
           look_for_held(self, &xs.jobs);
         }
       },
       [self](const caf::error& err) {
-        self->state.rescuing = false;
-        spdlog::warn("master: rescuing save-pending queues failed: {}",
+        self->state.moving_queues = false;
+        spdlog::warn("master: moving save-pending queues failed: {}",
                      describe(err));
       });
 }
@@ -182,6 +182,7 @@ void rescue(self_ptr self) {
         self->request(self->state.store, caf::infinite, atom::sweep_v)
           .then(
             [self](uint64_t n) {
+              self->state.rescuing = false;
               if (n > 0) {
                 spdlog::warn("master: {} jobs passed their deadline", n);
                 look_for_held(self);
@@ -262,7 +263,9 @@ void insert_jobs(self_ptr self, std::vector<job> jobs, reply_promise rp) {
     return insert_and_reply(self, xs, rp);
   for (auto& x : xs->jobs)
     x.status = job_status::save_pending;
-  self->request(s.agent, caf::infinite, atom::push_v, *xs)
+  // On a timeout the push may still commit later: the same ids make the
+  // queue's copies no-ops when they are moved.
+  self->request(s.agent, s.cfg.agent_timeout, atom::push_v, *xs)
     .then([self, xs, rp](bool) mutable { scheduled(self, xs->jobs, rp); },
           [self, xs, rp](const caf::error& err) mutable {
             spdlog::warn("master: the agent store did not take {} jobs ({}); "

@@ -24,6 +24,10 @@ struct master_config {
   duration plan_backoff = std::chrono::minutes{1};
   /// How often finished jobs past the retention are deleted.
   duration purge_interval = std::chrono::minutes{10};
+  /// A push into the agent store that has not answered by then goes into
+  /// the master store instead (a hanging agent store must not hang
+  /// schedule requests); a rescue of the save-pending queues is given up.
+  duration agent_timeout = std::chrono::seconds{10};
 };
 
 struct attached_bucket {
@@ -46,6 +50,8 @@ struct master_state {
   /// An assignment was asked for while one was in flight.
   bool assign_again = false;
   bool rescuing = false;
+  /// A rescue of the save-pending queues is in flight.
+  bool moving_queues = false;
   timestamp last_rescue;
   bool planning = false;
   /// Schedules that failed to plan, and until when they are left alone.

@@ -55,6 +55,23 @@ void leave_and_quit(self_ptr self, caf::typed_response_promise<bool> rp) {
       });
 }
 
+// With a separate agent store, the drained buckets' queues may still hold
+// jobs pushed just before they stopped claiming: they go into the master
+// store as held before the node leaves, so that they do not wait in the
+// agent store for the next node to start. Leaves either way.
+void move_queues_and_quit(self_ptr self, caf::typed_response_promise<bool> rp) {
+  auto& s = self->state;
+  if (!s.settings.cluster.agent || s.agents.empty())
+    return leave_and_quit(self, rp);
+  self->request(s.agents.front(), std::chrono::seconds{10}, atom::rescue_v)
+    .then([self, rp](const job_list&) mutable { leave_and_quit(self, rp); },
+          [self, rp](const caf::error& err) mutable {
+            spdlog::warn("node: moving the save-pending queues failed: {}",
+                         describe(err));
+            leave_and_quit(self, rp);
+          });
+}
+
 } // namespace
 
 node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
@@ -107,7 +124,7 @@ node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
       spdlog::info("node {} stopping: draining {} workers",
                    s.settings.self.node_id, s.workers.size());
       if (s.workers.empty()) {
-        leave_and_quit(self, rp);
+        move_queues_and_quit(self, rp);
         return rp;
       }
       auto remaining = std::make_shared<size_t>(s.workers.size());
@@ -121,12 +138,12 @@ node_actor::behavior_type node(node_actor::stateful_pointer<node_state> self,
                 spdlog::warn("node: a worker did not drain within the grace "
                              "period; its jobs go back to the master");
               if (--*remaining == 0)
-                leave_and_quit(self, rp);
+                move_queues_and_quit(self, rp);
             },
             [self, rp, remaining](const caf::error& err) mutable {
               spdlog::warn("node: a worker did not drain: {}", describe(err));
               if (--*remaining == 0)
-                leave_and_quit(self, rp);
+                move_queues_and_quit(self, rp);
             });
       return rp;
     },

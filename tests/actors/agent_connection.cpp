@@ -225,6 +225,12 @@ struct split_fixture : test::live_fixture {
     x.scheduled_at = due;
     x.process_deadline.reset();
     x.version = 1;
+    // The route of the bucket registered below, and no occurrence key
+    // (jobs of one schedule and time would collide).
+    x.priority = priority::medium;
+    x.lane.clear();
+    x.recurring_schedule_id.reset();
+    x.source = trigger_source::once;
     return x;
   }
 
@@ -256,6 +262,7 @@ struct split_fixture : test::live_fixture {
 CAF_TEST_FIXTURE_SCOPE(agent_connection_split_tests, split_fixture)
 
 TEST(pushed jobs reach the master store with the next claim of their bucket) {
+  register_bucket("b-1");
   auto due = pending("b-1", now() - 1s);
   auto later = pending("b-1", now() + 1h);
   auto elsewhere = pending("b-2", now() - 1s);
@@ -264,22 +271,41 @@ TEST(pushed jobs reach the master store with the next claim of their bucket) {
   CHECK_EQUAL(queued("b-1"), 2u);
   // Durable in the agent store only, until the bucket claims.
   CHECK(!*master_view->get_job(due.id));
-  claim_request req{"b-1", now(), 10, 24h, std::nullopt};
+  // They arrive held; the claim adopts the due one by its route.
+  claim_request req{"b-1", now(), 10, 24h,
+                    held_route{"w-1", priority::medium, ""}};
   auto xs = call<job_list>(handle, atom::claim_v, req);
   REQUIRE(xs);
   REQUIRE_EQUAL(xs->jobs.size(), 1u);
   CHECK(xs->jobs[0].id == due.id);
   CHECK_EQUAL(str(xs->jobs[0].status), "queued");
-  // The later one waits in the master store, placed in its bucket.
+  CHECK_EQUAL(xs->jobs[0].bucket_id, "b-1");
+  // The later one waits held in the master store for the look-ahead.
   auto w = test::unbox(master_view->get_job(later.id));
   REQUIRE(w);
-  CHECK_EQUAL(str(w->status), "assigned_to_bucket");
-  CHECK_EQUAL(w->bucket_id, "b-1");
+  CHECK_EQUAL(str(w->status), "held_on_master");
+  CHECK_EQUAL(w->bucket_id, "");
   CHECK(w->data == later.data);
   CHECK_EQUAL(queued("b-1"), 0u);
   // Another bucket's queue is not touched.
   CHECK_EQUAL(queued("b-2"), 1u);
   CHECK(!*master_view->get_job(elsewhere.id));
+}
+
+TEST(a bucket that is not registered moves its queue but adopts nothing) {
+  // E.g. its node was declared dead meanwhile: the jobs must not end up
+  // placed in a bucket that nobody rescues.
+  auto due = pending("b-1", now() - 1s);
+  REQUIRE(call<bool>(handle, atom::push_v, job_list{{due}}));
+  claim_request req{"b-1", now(), 10, 24h,
+                    held_route{"w-1", priority::medium, ""}};
+  auto xs = call<job_list>(handle, atom::claim_v, req);
+  REQUIRE(xs);
+  CHECK(xs->jobs.empty());
+  auto x = test::unbox(master_view->get_job(due.id));
+  REQUIRE(x);
+  CHECK_EQUAL(str(x->status), "held_on_master");
+  CHECK_EQUAL(queued("b-1"), 0u);
 }
 
 TEST(an entry already in the master store is removed without a second row) {
@@ -299,8 +325,8 @@ TEST(an entry already in the master store is removed without a second row) {
   CHECK_EQUAL(counts.size(), 1u);
 }
 
-TEST(
-  rescue moves the queues of gone buckets back as held and spares live ones) {
+TEST(rescue moves every queue into the master store as held) {
+  // Gone, full or draining: whatever its bucket, a queue is moved.
   register_bucket("live");
   auto mine = pending("live", now() - 1s);
   std::vector<job> orphans;
@@ -311,19 +337,37 @@ TEST(
   auto xs = call<job_list>(handle, atom::rescue_v);
   REQUIRE(xs);
   // All of them, over more than one read.
-  CHECK_EQUAL(xs->jobs.size(), orphans.size());
+  CHECK_EQUAL(xs->jobs.size(), orphans.size() + 1);
   CHECK_EQUAL(queued("gone"), 0u);
-  CHECK_EQUAL(queued("live"), 1u);
-  auto x = test::unbox(master_view->get_job(orphans[0].id));
-  REQUIRE(x);
-  CHECK_EQUAL(str(x->status), "held_on_master");
-  CHECK_EQUAL(x->bucket_id, "");
-  CHECK_EQUAL(x->worker_id, "");
-  CHECK(!*master_view->get_job(mine.id));
+  CHECK_EQUAL(queued("live"), 0u);
+  for (auto id : {orphans[0].id, orphans.back().id, mine.id}) {
+    auto x = test::unbox(master_view->get_job(id));
+    REQUIRE(x);
+    CHECK_EQUAL(str(x->status), "held_on_master");
+    CHECK_EQUAL(x->bucket_id, "");
+    CHECK_EQUAL(x->worker_id, "");
+  }
   // Nothing left to do: an empty answer.
   xs = call<job_list>(handle, atom::rescue_v);
   REQUIRE(xs);
   CHECK(xs->jobs.empty());
+}
+
+TEST(a rescue round moves a bounded share of a huge queue) {
+  std::vector<job> xs;
+  for (int i = 0; i < 10'500; ++i)
+    xs.push_back(pending("huge", now() - 1s));
+  REQUIRE(!queue_view->push_pending(xs));
+  auto first = call<job_list>(handle, atom::rescue_v);
+  REQUIRE(first);
+  CHECK_EQUAL(first->jobs.size(), 10'000u);
+  CHECK_EQUAL(queued("huge"), 500u);
+  auto second = call<job_list>(handle, atom::rescue_v);
+  REQUIRE(second);
+  CHECK_EQUAL(second->jobs.size(), 500u);
+  CHECK_EQUAL(
+    test::unbox(master_view->count_by_status())[job_status::held_on_master],
+    10'500u);
 }
 
 TEST(push needs a separate agent store) {

@@ -901,4 +901,24 @@ TEST(jobs rescued from queues of gone buckets wake the buckets of their route) {
   CHECK_EQUAL(other.fake->wakes.size(), 0u);
 }
 
+TEST(a hanging agent store does not stop the rescue of dead nodes) {
+  use_agent_store();
+  agent_fake->hang_rescues = true;
+  auto cfg = config();
+  cfg.rescue_interval = 0s;
+  start(cfg);
+  REQUIRE_EQUAL(agent_fake->rescue.size(), 1u);
+  auto rescues = store->rescue.size();
+  sched.advance_time(2s);
+  sched.run();
+  // Dead nodes and deadlines are still looked after every round; the
+  // queues are not asked again while the first request hangs.
+  CHECK(store->rescue.size() > rescues);
+  CHECK_EQUAL(agent_fake->rescue.size(), 1u);
+  // Its timeout frees the next round to ask again.
+  sched.advance_time(config().agent_timeout);
+  sched.run();
+  CHECK(agent_fake->rescue.size() > 1u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -200,6 +200,8 @@ struct fake_agent {
   endpoint<no_args, job_list> rescue;
   std::atomic<bool> hold_releases{false};
   std::atomic<bool> hold_claims{false};
+  /// Rescues get no answer at all (a hanging agent store).
+  std::atomic<bool> hang_rescues{false};
 
   /// Every write of one job, in the order they were sent.
   std::vector<job_write> writes_of(const job_id& id) const {
@@ -280,8 +282,11 @@ fake_agent_connection(fake_agent_actor::pointer self,
     [f](atom::push, const job_list& x) -> caf::result<bool> {
       return f->push.answer(x);
     },
-    [f](atom::rescue) -> caf::result<job_list> {
-      return f->rescue.answer(no_args{});
+    [=](atom::rescue) -> caf::result<job_list> {
+      auto answer = f->rescue.answer(no_args{});
+      if (!f->hang_rescues)
+        return answer;
+      return self->make_response_promise<job_list>();
     },
     [=](atom::flush) {
       for (auto& [rp, x] : held->releases)
