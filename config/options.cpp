@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 namespace jm {
@@ -49,8 +50,14 @@ caf::error validate_store(const store_config& x, const std::string& key) {
 bool same_database(const store_config& x, const store_config& y) {
   if (x.kind != y.kind)
     return false;
-  if (x.kind == store_kind::sqlite)
-    return x.path == y.path;
+  if (x.kind == store_kind::sqlite) {
+    auto normal = [](const std::string& path) {
+      std::error_code ec;
+      auto p = std::filesystem::absolute(path, ec);
+      return (ec ? std::filesystem::path{path} : p).lexically_normal();
+    };
+    return normal(x.path) == normal(y.path);
+  }
   return x.url == y.url && x.table_prefix == y.table_prefix;
 }
 

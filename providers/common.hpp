@@ -123,12 +123,13 @@ inline caf::error check_pending(std::string_view backend, const job& x) {
 }
 
 /// Decodes one save-pending entry into `out.jobs`, or notes its `seq` in
-/// `out.corrupt` when its bytes are no job of that queue.
+/// `out.corrupt` when its bytes are no job of that queue (or one that the
+/// master store would refuse, which would block the queue's head).
 inline void read_pending_entry(int64_t seq, std::string_view bucket_id,
                                std::string_view bytes, pending_read& out) {
   auto x = decode_job(
     {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
-  if (x && x->bucket_id == bucket_id)
+  if (x && x->bucket_id == bucket_id && !check_pending("queue", *x))
     out.jobs.push_back(pending_job{seq, std::move(*x)});
   else
     out.corrupt.push_back(seq);

@@ -481,6 +481,6 @@ TEST(a separate agent store is its own table) {
   CHECK(contains(text, "agent.agent_connections"));
   // The master store's own file is no separate agent.
   text = error_of(
-    with("use_sqlite = \"same.db\"\n[agent]\nuse_sqlite = \"same.db\"\n"));
+    with("use_sqlite = \"same.db\"\n[agent]\nuse_sqlite = \"./same.db\"\n"));
   CHECK(contains(text, "agent: the agent store is the master store"));
 }
