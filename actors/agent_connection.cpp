@@ -6,9 +6,37 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 namespace jm {
 
 namespace {
+
+// An agent store that failed is left alone for a while: one that hangs
+// until a read timeout would otherwise cost every claim that timeout, and
+// pushes can go to the master store at once.
+caf::error queue_paused(const agent_connection_state& s) {
+  auto t = now();
+  if (t >= s.queue_retry_at)
+    return {};
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    s.queue_retry_at - t);
+  return make_error(ec::unavailable,
+                    "the agent store failed recently; next try in "
+                      + std::to_string(left.count()) + " ms");
+}
+
+// Records how the last call of the agent store went.
+void queue_result(agent_connection_state& s, const caf::error& err) {
+  if (!err) {
+    s.queue_pause = duration{0};
+    return;
+  }
+  s.queue_pause = std::clamp<duration>(
+    s.queue_pause * 2, std::chrono::seconds{1}, std::chrono::seconds{30});
+  s.queue_retry_at = now() + s.queue_pause;
+}
 
 // Moves one read of `bucket_id`'s save-pending queue into the master store
 // as held jobs: insert-or-ignore by id first, removal after, so that a crash
@@ -23,7 +51,10 @@ namespace {
 caf::expected<std::vector<job>> move_pending(agent_connection_state& s,
                                              const std::string& bucket_id,
                                              uint32_t limit) {
+  if (auto err = queue_paused(s))
+    return err;
   auto r = s.stores.queue->read_pending(bucket_id, limit);
+  queue_result(s, r ? caf::error{} : r.error());
   if (!r)
     return r.error();
   for (auto seq : r->corrupt)
@@ -44,7 +75,9 @@ caf::expected<std::vector<job>> move_pending(agent_connection_state& s,
     return jobs;
   if (auto err = s.stores.master->insert_jobs(jobs))
     return err;
-  if (auto n = s.stores.queue->remove_pending(seqs); !n)
+  auto n = s.stores.queue->remove_pending(seqs);
+  queue_result(s, n ? caf::error{} : n.error());
+  if (!n)
     return n.error();
   return jobs;
 }
@@ -58,7 +91,7 @@ agent_connection_actor::behavior_type agent_connection(
   auto& s = self->state;
   return {
     [&s](atom::claim, const claim_request& req) -> caf::result<job_list> {
-      if (s.stores.queue) {
+      if (s.stores.queue && !queue_paused(s)) {
         // An agent store that does not answer must not stop the jobs the
         // master store holds: log, claim anyway, move them next time (or a
         // rescue round does).
@@ -89,7 +122,11 @@ agent_connection_actor::behavior_type agent_connection(
     [&s](atom::push, const job_list& xs) -> caf::result<bool> {
       if (!s.stores.queue)
         return make_error(ec::refused, "this node has no separate agent store");
-      if (auto err = s.stores.queue->push_pending(xs.jobs))
+      if (auto err = queue_paused(s))
+        return err;
+      auto err = s.stores.queue->push_pending(xs.jobs);
+      queue_result(s, err);
+      if (err)
         return err;
       return true;
     },
@@ -100,7 +137,10 @@ agent_connection_actor::behavior_type agent_connection(
       // Every queue, whatever its bucket's state: one that is gone, full,
       // draining or never registered does not move its own. Racing a bucket
       // that moves its queue meanwhile is harmless (insert-or-ignore).
+      if (auto err = queue_paused(s))
+        return err;
       auto queues = s.stores.queue->pending_buckets();
+      queue_result(s, queues ? caf::error{} : queues.error());
       if (!queues)
         return queues.error();
       caf::error first_error;

@@ -25,6 +25,10 @@ struct agent_connection_state {
   uint32_t pending_batch = 1000;
   /// Reads per queue and rescue round (a huge queue takes several rounds).
   uint32_t rescue_rounds = 10;
+  /// After the agent store failed it is left alone until then; the pause
+  /// grows from 1 s to 30 s while it keeps failing.
+  timestamp queue_retry_at;
+  duration queue_pause{0};
 };
 
 /// The AGENT CONNECTION: spawn it detached; it blocks on its stores.

@@ -612,6 +612,13 @@ caf::error set_option(connection_options& o, std::string_view key,
     if (!n)
       return n.error();
     o.connect_timeout = static_cast<unsigned>(*n);
+  } else if (key == "read_timeout" || key == "write_timeout") {
+    auto n
+      = number(86400, key == "read_timeout" ? "read_timeout" : "write_timeout");
+    if (!n)
+      return n.error();
+    (key == "read_timeout" ? o.read_timeout : o.write_timeout)
+      = static_cast<unsigned>(*n);
   } else {
     return bad_config("unknown key '" + std::string{key} + "'");
   }
@@ -696,9 +703,11 @@ caf::expected<connection_options> parse_url(std::string_view s) {
       return bad_config("missing '=' in the parameter '" + std::string{param}
                         + "'");
     auto key = param.substr(0, eq);
-    if (key != "socket" && key != "connect_timeout")
+    if (key != "socket" && key != "connect_timeout" && key != "read_timeout"
+        && key != "write_timeout")
       return bad_config("unknown parameter '" + std::string{key}
-                        + "' (known: socket, connect_timeout)");
+                        + "' (known: socket, connect_timeout, read_timeout, "
+                          "write_timeout)");
     auto value = percent_decode(param.substr(eq + 1), key);
     if (!value)
       return value.error();
@@ -832,6 +841,11 @@ struct mysql_store::impl {
     } else {
       unsigned timeout = options.connect_timeout;
       mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+      // 0: wait for the server as long as it takes (the library's default).
+      if (options.read_timeout > 0)
+        mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &options.read_timeout);
+      if (options.write_timeout > 0)
+        mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &options.write_timeout);
       // The library's reconnect would silently lose the session settings,
       // the user locks and the transaction; this store reconnects itself.
       my_bool reconnect = 0;

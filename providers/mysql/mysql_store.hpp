@@ -23,6 +23,13 @@ struct connection_options {
   std::string socket;
   /// Seconds before connecting gives up.
   unsigned connect_timeout = 10;
+  /// Seconds a read from (write to) the server may wait before the
+  /// statement fails and the connection is dropped; 0: no limit. For a
+  /// server that may stop answering without closing the connection. Must
+  /// exceed the longest statement (claims wait up to 60 s for a
+  /// schedule's lock).
+  unsigned read_timeout = 0;
+  unsigned write_timeout = 0;
 };
 
 /// Parses a connection string without connecting, in URL form
@@ -31,7 +38,8 @@ struct connection_options {
 /// default) or key=value form (`host=db port=3306 user=jm password=secret
 /// database=jobs`, space-separated; values may be single-quoted, with `\'`
 /// and `\\` inside quotes). Keys and parameters: host, port, user,
-/// password, database (or dbname), socket, connect_timeout. Errors:
+/// password, database (or dbname), socket, connect_timeout, read_timeout,
+/// write_timeout. Errors:
 /// `invalid_config` naming the problem (unknown key, missing database, bad
 /// port, ...).
 caf::expected<connection_options>

@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -257,6 +258,39 @@ struct split_fixture : test::live_fixture {
   std::shared_ptr<sqlite::sqlite_store> queue_view;
 };
 
+/// Save-pending queues that fail while `failure` is set; counts calls.
+struct failing_queue : agent_queue {
+  caf::error push_pending(const std::vector<job>&) override {
+    ++calls;
+    return failure;
+  }
+
+  caf::expected<pending_read> read_pending(std::string_view,
+                                           uint32_t) override {
+    ++calls;
+    if (failure)
+      return failure;
+    return pending_read{};
+  }
+
+  caf::expected<std::vector<std::string>> pending_buckets() override {
+    ++calls;
+    if (failure)
+      return failure;
+    return std::vector<std::string>{};
+  }
+
+  caf::expected<uint64_t> remove_pending(const std::vector<int64_t>&) override {
+    ++calls;
+    if (failure)
+      return failure;
+    return uint64_t{0};
+  }
+
+  std::atomic<int> calls{0};
+  caf::error failure;
+};
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(agent_connection_split_tests, split_fixture)
@@ -379,6 +413,36 @@ TEST(push needs a separate agent store) {
   auto xs = call<job_list>(other, atom::rescue_v);
   REQUIRE(xs);
   CHECK(xs->jobs.empty());
+}
+
+TEST(a failing agent store is left alone for a while and claims go on) {
+  auto queue = std::make_shared<failing_queue>();
+  queue->failure = make_error(ec::store_failure, "agent store away");
+  auto master = test_view("master.db");
+  auto conn = spawn<caf::detached>(
+    agent_connection, agent_connection_stores{master, master, queue});
+  register_bucket("b-1");
+  auto mine = pending("b-1", now() - 1s);
+  mine.status = job_status::assigned_to_bucket;
+  REQUIRE(!master_view->insert_jobs({mine}));
+  claim_request req{"b-1", now(), 10, 24h, std::nullopt};
+  // The first claim meets the failure and still claims from the master.
+  auto xs = call<job_list>(conn, atom::claim_v, req);
+  REQUIRE(xs);
+  CHECK_EQUAL(xs->jobs.size(), 1u);
+  CHECK_EQUAL(queue->calls.load(), 1);
+  // Then the agent store is not asked at all for a while: claims do not
+  // wait for it, pushes fail at once (the master stores them itself).
+  xs = call<job_list>(conn, atom::claim_v, req);
+  REQUIRE(xs);
+  auto pushed
+    = call<bool>(conn, atom::push_v, job_list{{pending("b-1", now())}});
+  REQUIRE(!pushed);
+  CHECK_EQUAL(code_of(pushed.error()), ec::unavailable);
+  auto rescued = call<job_list>(conn, atom::rescue_v);
+  REQUIRE(!rescued);
+  CHECK_EQUAL(code_of(rescued.error()), ec::unavailable);
+  CHECK_EQUAL(queue->calls.load(), 1);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

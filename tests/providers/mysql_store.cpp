@@ -189,6 +189,14 @@ TEST(connection strings in url form) {
   o = unbox(parse_connection_string("mysql:///d?socket=/tmp/s"));
   CHECK_EQUAL(o.host, "localhost");
   CHECK_EQUAL(o.socket, "/tmp/s");
+  CHECK_EQUAL(o.read_timeout, 0u);
+  CHECK_EQUAL(o.write_timeout, 0u);
+  o = unbox(
+    parse_connection_string("mysql://h/d?read_timeout=30&write_timeout=20"));
+  CHECK_EQUAL(o.read_timeout, 30u);
+  CHECK_EQUAL(o.write_timeout, 20u);
+  o = unbox(parse_connection_string("host=h database=d read_timeout=5"));
+  CHECK_EQUAL(o.read_timeout, 5u);
 }
 
 TEST(connection strings in key value form) {
