@@ -921,4 +921,43 @@ TEST(a hanging agent store does not stop the rescue of dead nodes) {
   CHECK(agent_fake->rescue.size() > 1u);
 }
 
+TEST(with an agent store a request across buckets is one push) {
+  use_agent_store();
+  start();
+  auto medium = attach(record("b-1", priority::medium));
+  auto gpu = attach(record("b-gpu", priority::high, "gpu"));
+  // "tuned" routes to high priority in lane gpu.
+  auto r = ask(schedule({spec("bare"), spec("tuned")}));
+  REQUIRE(std::get_if<std::vector<job_id>>(&r) != nullptr);
+  REQUIRE_EQUAL(agent_fake->push.size(), 1u);
+  auto xs = pushed();
+  REQUIRE_EQUAL(xs.size(), 2u);
+  CHECK_EQUAL(xs[0].bucket_id, "b-1");
+  CHECK_EQUAL(xs[1].bucket_id, "b-gpu");
+  CHECK_EQUAL(medium.fake->wakes.size(), 1u);
+  CHECK_EQUAL(gpu.fake->wakes.size(), 1u);
+}
+
+TEST(with an agent store a passive cluster pushes nothing) {
+  use_agent_store();
+  auto cfg = config();
+  cfg.cluster.mode = cluster_mode::passive;
+  start(cfg);
+  attach(record("b-1", priority::medium));
+  auto x = inserted(schedule_one(spec("bare")));
+  CHECK_EQUAL(str(x.status), "held_on_master");
+  CHECK_EQUAL(agent_fake->push.size(), 0u);
+}
+
+TEST(when both stores fail the caller gets the master store error) {
+  use_agent_store();
+  start();
+  attach(record("b-1", priority::medium));
+  agent_fake->push.script(make_error(ec::store_failure, "agent down"));
+  store->insert.script(make_error(ec::store_failure, "master down"));
+  auto r = ask(schedule({spec("bare")}));
+  CHECK_EQUAL(code(r), ec::store_failure);
+  CHECK(test::error_of(r).text.find("master down") != std::string::npos);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -1830,4 +1830,52 @@ TEST(concurrent pushers and a drainer lose nothing and keep each order) {
   }
 }
 
+TEST(concurrent movers of one queue leave each job once in the master) {
+  // What a bucket's claim and a rescue round do at the same time.
+  constexpr int n = 600;
+  std::vector<job> xs;
+  for (int i = 0; i < n; ++i)
+    xs.push_back(pending_in(make_job("m", t0), "b1"));
+  require_ok(queue->push_pending(xs));
+  constexpr int movers = 3;
+  std::vector<store_connection> conns;
+  for (int i = 0; i < movers; ++i)
+    conns.push_back(connect());
+  std::vector<std::string> errors(movers);
+  run_together(movers, [&](int i) {
+    for (;;) {
+      auto r = conns[i].queue->read_pending("b1", 50);
+      if (!r) {
+        errors[i] = describe(r.error());
+        return;
+      }
+      if (r->jobs.empty())
+        return;
+      std::vector<job> held;
+      for (auto& x : r->jobs) {
+        auto j = x.job;
+        j.status = job_status::held_on_master;
+        clear_placement(j);
+        held.push_back(j);
+      }
+      if (auto err = conns[i].master->insert_jobs(held)) {
+        errors[i] = describe(err);
+        return;
+      }
+      if (auto k = conns[i].queue->remove_pending(seqs_of(*r)); !k) {
+        errors[i] = describe(k.error());
+        return;
+      }
+    }
+  });
+  for (auto& e : errors)
+    CHECK_EQUAL(e, "");
+  CHECK(unbox(queue->pending_buckets()).empty());
+  CHECK_EQUAL(unbox(store->count_by_status())[job_status::held_on_master],
+              size_t{n});
+  job_filter all;
+  all.limit = 10000;
+  CHECK_EQUAL(unbox(store->list_jobs(all)).size(), size_t{n});
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
