@@ -27,15 +27,22 @@ caf::error queue_paused(const agent_connection_state& s) {
                       + std::to_string(left.count()) + " ms");
 }
 
-// Records how the last call of the agent store went.
-void queue_result(agent_connection_state& s, const caf::error& err) {
+// Records how a call of the agent store went and passes its result on.
+caf::error queue_result(agent_connection_state& s, caf::error err) {
   if (!err) {
     s.queue_pause = duration{0};
-    return;
+    return err;
   }
   s.queue_pause = std::clamp<duration>(
     s.queue_pause * 2, std::chrono::seconds{1}, std::chrono::seconds{30});
   s.queue_retry_at = now() + s.queue_pause;
+  return err;
+}
+
+template <class T>
+caf::expected<T> queue_result(agent_connection_state& s, caf::expected<T> x) {
+  queue_result(s, x ? caf::error{} : x.error());
+  return x;
 }
 
 // Moves one read of `bucket_id`'s save-pending queue into the master store
@@ -48,13 +55,12 @@ void queue_result(agent_connection_state& s, const caf::error& err) {
 // can never end up placed in a bucket nobody runs. Returns the jobs moved;
 // an error when the read, the insert or the removal failed (the entries
 // stay for the next try).
-caf::expected<std::vector<job>> move_pending(agent_connection_state& s,
-                                             const std::string& bucket_id,
-                                             uint32_t limit) {
+caf::expected<std::vector<job>> move_pending_once(agent_connection_state& s,
+                                                  const std::string& bucket_id,
+                                                  uint32_t limit) {
   if (auto err = queue_paused(s))
     return err;
-  auto r = s.stores.queue->read_pending(bucket_id, limit);
-  queue_result(s, r ? caf::error{} : r.error());
+  auto r = queue_result(s, s.stores.queue->read_pending(bucket_id, limit));
   if (!r)
     return r.error();
   for (auto seq : r->corrupt)
@@ -75,11 +81,22 @@ caf::expected<std::vector<job>> move_pending(agent_connection_state& s,
     return jobs;
   if (auto err = s.stores.master->insert_jobs(jobs))
     return err;
-  auto n = s.stores.queue->remove_pending(seqs);
-  queue_result(s, n ? caf::error{} : n.error());
+  auto n = queue_result(s, s.stores.queue->remove_pending(seqs));
   if (!n)
     return n.error();
   return jobs;
+}
+
+// `move_pending_once`, logging a failure.
+caf::expected<std::vector<job>> move_pending(agent_connection_state& s,
+                                             const std::string& bucket_id,
+                                             uint32_t limit) {
+  auto moved = move_pending_once(s, bucket_id, limit);
+  if (!moved)
+    spdlog::warn("agent connection: moving the save-pending jobs of bucket {} "
+                 "failed: {}",
+                 bucket_id, describe(moved.error()));
+  return moved;
 }
 
 } // namespace
@@ -95,11 +112,7 @@ agent_connection_actor::behavior_type agent_connection(
         // An agent store that does not answer must not stop the jobs the
         // master store holds: log, claim anyway, move them next time (or a
         // rescue round does).
-        auto moved = move_pending(s, req.bucket_id, s.pending_batch);
-        if (!moved)
-          spdlog::warn("agent connection: moving the save-pending jobs of "
-                       "bucket {} failed: {}",
-                       req.bucket_id, describe(moved.error()));
+        (void)move_pending(s, req.bucket_id, s.pending_batch);
       }
       auto xs = s.stores.db->claim_bucket_jobs(
         req.bucket_id, req.adopt, req.due_by, req.limit, req.grace);
@@ -124,9 +137,7 @@ agent_connection_actor::behavior_type agent_connection(
         return make_error(ec::refused, "this node has no separate agent store");
       if (auto err = queue_paused(s))
         return err;
-      auto err = s.stores.queue->push_pending(xs.jobs);
-      queue_result(s, err);
-      if (err)
+      if (auto err = queue_result(s, s.stores.queue->push_pending(xs.jobs)))
         return err;
       return true;
     },
@@ -139,8 +150,7 @@ agent_connection_actor::behavior_type agent_connection(
       // that moves its queue meanwhile is harmless (insert-or-ignore).
       if (auto err = queue_paused(s))
         return err;
-      auto queues = s.stores.queue->pending_buckets();
-      queue_result(s, queues ? caf::error{} : queues.error());
+      auto queues = queue_result(s, s.stores.queue->pending_buckets());
       if (!queues)
         return queues.error();
       caf::error first_error;
@@ -149,9 +159,6 @@ agent_connection_actor::behavior_type agent_connection(
         for (uint32_t round = 0; round < s.rescue_rounds; ++round) {
           auto moved = move_pending(s, bucket_id, s.pending_batch);
           if (!moved) {
-            spdlog::warn("agent connection: moving the save-pending jobs of "
-                         "bucket {} failed: {}",
-                         bucket_id, describe(moved.error()));
             if (!first_error)
               first_error = moved.error();
             break;

@@ -282,22 +282,8 @@ TEST(jobs a crashed node left in its save - pending queue run after all) {
   jm::test::require_ok(queue.queue->push_pending(left));
   start_node();
   // The node's master finds the queue on its first rescue round.
-  auto c = client();
-  for (auto& x : left) {
-    std::optional<job_detail> d;
-    bool final = jm::test::eventually(
-      [&] {
-        auto r = c->call(request{get_job_request{x.id}});
-        if (!r)
-          return false;
-        d = std::get<job_detail>(std::move(*r));
-        return is_final(d->job.status);
-      },
-      20s);
-    if (!final)
-      FAIL("job " << to_string(x.id) << " not final; log: " << log_tail());
-    CHECK_EQUAL(d->job.status, job_status::succeeded);
-  }
+  for (auto& x : left)
+    CHECK_EQUAL(await_final(x.id).job.status, job_status::succeeded);
   auto runs = recorded(file);
   CHECK_EQUAL(runs.size(), left.size());
   for (auto& [id, n] : runs)

@@ -42,46 +42,37 @@ struct node_fixture {
     port = jm::test::free_port();
     store.path = (dir / "jm.db").string();
     if (auto kind = std::getenv("JM_E2E_STORE"); kind != nullptr) {
-      std::string_view name{kind};
-      if (name != "postgres" && name != "mysql")
-        FAIL("JM_E2E_STORE must be postgres or mysql, not " << kind);
-      auto var = name == "postgres" ? "JM_TEST_PG_URL" : "JM_TEST_MYSQL_URL";
-      auto url = std::getenv(var);
-      if (url == nullptr)
-        FAIL("JM_E2E_STORE=" << kind << " needs " << var);
-      store.kind
-        = name == "postgres" ? store_kind::postgres : store_kind::mysql;
-      store.url = url;
-      // Fresh tables per test: the prefix is unique to this directory.
-      store.table_prefix = "e2e_" + dir.filename().string().substr(7) + "_";
-      for (auto& c : store.table_prefix)
-        if (!std::isalnum(static_cast<unsigned char>(c)))
-          c = '_';
+      if (std::string_view{kind} == "sqlite")
+        FAIL("JM_E2E_STORE must be postgres or mysql, not sqlite");
+      store = store_named("JM_E2E_STORE", kind, "e2e_", "jm.db");
     }
     if (auto kind = std::getenv("JM_E2E_AGENT"); kind != nullptr)
-      agent = agent_store(kind);
+      agent = store_named("JM_E2E_AGENT", kind, "agent_", "agent.db");
     write_config();
   }
 
-  /// A separate agent store (JM_E2E_AGENT=sqlite|postgres|mysql): a file
-  /// in `dir`, or tables of their own on the server.
+  /// A separate agent store (JM_E2E_AGENT=sqlite|postgres|mysql).
   std::optional<store_config> agent;
 
-  store_config agent_store(std::string_view kind) {
+  /// The store `kind` names (set by the variable `var`): a file `file` in
+  /// `dir`, or fresh tables on the server at JM_TEST_PG_URL /
+  /// JM_TEST_MYSQL_URL, their prefix `head` + a part unique to `dir`.
+  store_config store_named(const char* var, std::string_view kind,
+                           const std::string& head, const char* file) {
     store_config x;
     if (kind == "sqlite") {
-      x.path = (dir / "agent.db").string();
+      x.path = (dir / file).string();
       return x;
     }
     if (kind != "postgres" && kind != "mysql")
-      FAIL("JM_E2E_AGENT must be sqlite, postgres or mysql, not " << kind);
-    auto var = kind == "postgres" ? "JM_TEST_PG_URL" : "JM_TEST_MYSQL_URL";
-    auto url = std::getenv(var);
+      FAIL(var << " must be sqlite, postgres or mysql, not " << kind);
+    auto url_var = kind == "postgres" ? "JM_TEST_PG_URL" : "JM_TEST_MYSQL_URL";
+    auto url = std::getenv(url_var);
     if (url == nullptr)
-      FAIL("JM_E2E_AGENT=" << kind << " needs " << var);
+      FAIL(var << "=" << kind << " needs " << url_var);
     x.kind = kind == "postgres" ? store_kind::postgres : store_kind::mysql;
     x.url = url;
-    x.table_prefix = "agent_" + dir.filename().string().substr(7) + "_";
+    x.table_prefix = head + dir.filename().string().substr(7) + "_";
     for (auto& c : x.table_prefix)
       if (!std::isalnum(static_cast<unsigned char>(c)))
         c = '_';
@@ -202,9 +193,14 @@ struct node_fixture {
                          std::chrono::milliseconds timeout = 20s) {
     auto c = client();
     job_detail d;
+    // A job may not be visible yet (still in a save-pending queue): that
+    // is an error answer, and the poll asks again.
     bool ok = jm::test::eventually(
       [&] {
-        d = detail(*c, id);
+        auto r = c->call(request{get_job_request{id}});
+        if (!r || !std::holds_alternative<job_detail>(*r))
+          return false;
+        d = std::get<job_detail>(std::move(*r));
         return is_final(d.job.status);
       },
       timeout);
