@@ -57,6 +57,10 @@ struct job_write {
   int64_t expected_version = 0;
   /// Appended to the job's history when set; the store numbers it.
   std::optional<jm::attempt> attempt;
+  /// Deletes the job and its history instead of writing `job` (fenced the
+  /// same way; `attempt` is ignored): how a cluster that deletes succeeded
+  /// jobs records a success.
+  bool remove = false;
 };
 
 /// Picks the bucket for a job, or nullptr to leave it held on the master.
@@ -95,6 +99,8 @@ public:
   /// Applies the writes in one transaction. Each applies only if the stored
   /// version equals its `expected_version` (fencing); the result says, per
   /// write, whether it applied. Attempts of skipped writes are not stored.
+  /// A `remove` write deletes the job with its attempts; later writes of
+  /// that job in the same call do not apply.
   virtual caf::expected<std::vector<bool>>
   write_jobs(const std::vector<job_write>& writes) = 0;
 

@@ -1251,12 +1251,22 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
   // Per job: the last write that applies (its final state).
   std::map<job_id, const job_write*> last;
   std::vector<std::pair<job_id, attempt>> notes;
+  std::set<job_id> removed;
   for (size_t i = 0; i < writes.size(); ++i) {
     auto& w = writes[i];
     auto it = current.find(w.job.id);
     if (it == current.end() || it->second != w.expected_version)
       continue;
     result[i] = true;
+    if (w.remove) {
+      // Gone with its history: earlier writes of this call need not run,
+      // later ones find no row.
+      current.erase(it);
+      last.erase(w.job.id);
+      std::erase_if(notes, [&](const auto& x) { return x.first == w.job.id; });
+      removed.insert(w.job.id);
+      continue;
+    }
     it->second = w.expected_version + 1;
     last[w.job.id] = &w;
     if (w.attempt)
@@ -1309,6 +1319,10 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
       return n.error();
   if (auto err = insert_attempts(d, op, notes))
     return err;
+  for (auto* sql : {"DELETE FROM {p}attempts WHERE job_id IN ",
+                    "DELETE FROM {p}jobs WHERE id IN "})
+    if (auto n = exec_for_ids(d, sql, removed, op); !n)
+      return n.error();
   if (auto err = tx.commit(op))
     return err;
   return result;

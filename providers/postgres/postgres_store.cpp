@@ -223,18 +223,22 @@ constexpr statement sql_list_attempts{
 
 // A batch of fenced writes with distinct job ids: $1 .. $20 the new states,
 // $21 the expected versions, $22 .. $27 the attempts (has one, worker,
-// started, ended, outcome, error). Returns the ids that applied. An attempt
-// is numbered max + 1; the row lock the update holds keeps that unique.
+// started, ended, outcome, error), $28 whether the write removes the job
+// (and its attempts) instead. Returns the ids that applied. An attempt is
+// numbered max + 1; the row lock the update holds keeps that unique.
 constexpr statement sql_write_jobs{
   "write_jobs",
   "WITH w AS (SELECT * FROM unnest(" JM_JOB_ARRAYS
   ", $21::int8[], $22::bool[], $23::text[], $24::int8[], $25::int8[], "
-  "$26::int8[], $27::text[]) AS w (id, handler, status, priority, source, "
-  "lane, original_scheduled_at, scheduled_at, created_at, timeout_us, "
-  "max_retries, failure_count, data, metadata, recurring_schedule_id, "
-  "bucket_id, worker_id, process_deadline, skip_if_running, version, "
-  "expected, has_attempt, a_worker, a_started, a_ended, a_outcome, "
-  "a_error)), "
+  "$26::int8[], $27::text[], $28::bool[]) AS w (id, handler, status, "
+  "priority, source, lane, original_scheduled_at, scheduled_at, created_at, "
+  "timeout_us, max_retries, failure_count, data, metadata, "
+  "recurring_schedule_id, bucket_id, worker_id, process_deadline, "
+  "skip_if_running, version, expected, has_attempt, a_worker, a_started, "
+  "a_ended, a_outcome, a_error, remove)), "
+  "d AS (DELETE FROM {p}jobs j USING w WHERE w.remove AND j.id = w.id AND "
+  "j.version = w.expected RETURNING j.id), "
+  "da AS (DELETE FROM {p}attempts n USING d WHERE n.job_id = d.id), "
   "u AS (UPDATE {p}jobs j SET handler = w.handler, status = w.status, "
   "priority = w.priority, source = w.source, lane = w.lane, "
   "original_scheduled_at = w.original_scheduled_at, "
@@ -244,12 +248,13 @@ constexpr statement sql_write_jobs{
   "recurring_schedule_id = w.recurring_schedule_id, bucket_id = w.bucket_id, "
   "worker_id = w.worker_id, process_deadline = w.process_deadline, "
   "skip_if_running = w.skip_if_running, version = w.expected + 1 FROM w "
-  "WHERE j.id = w.id AND j.version = w.expected RETURNING j.id), "
+  "WHERE NOT w.remove AND j.id = w.id AND j.version = w.expected "
+  "RETURNING j.id), "
   "a AS (INSERT INTO {p}attempts (" JM_ATTEMPT_COLUMNS ") SELECT w.id, "
   "COALESCE((SELECT MAX(n.number) FROM {p}attempts n WHERE n.job_id = w.id), "
   "0) + 1, w.a_worker, w.a_started, w.a_ended, w.a_outcome, w.a_error "
   "FROM w JOIN u ON u.id = w.id WHERE w.has_attempt) "
-  "SELECT id FROM u"};
+  "SELECT id FROM u UNION ALL SELECT id FROM d"};
 
 // Numbers the attempt max + 1 within the same statement.
 constexpr statement sql_insert_attempt{
@@ -1470,6 +1475,7 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
     array_param ended{oid_int8};
     array_param outcome{oid_int8};
     array_param error{oid_text};
+    array_param remove{oid_bool};
     for (size_t i = first; i < last; ++i) {
       auto& w = writes[i];
       jobs.add(w.job, w.expected_version);
@@ -1481,11 +1487,13 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
       ended.i64(to_micros(a.ended_at));
       outcome.i64(static_cast<int64_t>(a.outcome));
       error.add(a.error);
+      remove.add(std::string(1, w.remove ? '\1' : '\0'));
     }
     params p;
     jobs.bind(p);
     for (auto* x :
-         {&expected, &has_attempt, &worker, &started, &ended, &outcome, &error})
+         {&expected, &has_attempt, &worker, &started, &ended, &outcome, &error,
+          &remove})
       p.array(*x);
     auto r = d.run(sql_write_jobs, p, op);
     if (!r)

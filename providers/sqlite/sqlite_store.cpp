@@ -193,6 +193,13 @@ constexpr const char* sql_write_job
     "worker_id = ?17, process_deadline = ?18, skip_if_running = ?19, "
     "version = ?20 + 1 WHERE id = ?1 AND version = ?20";
 
+// A remove write: ?1 the job, ?2 the expected version.
+constexpr const char* sql_remove_job
+  = "DELETE FROM jm_jobs WHERE id = ?1 AND version = ?2";
+
+constexpr const char* sql_remove_attempts
+  = "DELETE FROM jm_attempts WHERE job_id = ?1";
+
 // Numbers the attempt max + 1 within the same statement.
 constexpr const char* sql_insert_attempt
   = "INSERT INTO jm_attempts (" JM_ATTEMPT_COLUMNS ") "
@@ -1248,6 +1255,38 @@ caf::error evacuate_node(impl& d, std::string_view op, std::string_view node_id,
   return {};
 }
 
+// A fenced remove write: deletes the job and its attempts when the stored
+// version is the expected one. Returns whether it applied.
+caf::expected<bool> remove_job(impl& d, const job_write& w,
+                               std::string_view op) {
+  auto del = d.prepare(sql_remove_job, op);
+  if (!del)
+    return del.error();
+  binder b{*del};
+  b.blob(1, w.job.id);
+  b.i64(2, w.expected_version);
+  if (b.rc != SQLITE_OK) {
+    sqlite3_reset(*del);
+    return bind_failed(d, op, b.rc);
+  }
+  if (auto err = d.run(*del, op))
+    return err;
+  if (sqlite3_changes(d.db) == 0)
+    return false;
+  auto history = d.prepare(sql_remove_attempts, op);
+  if (!history)
+    return history.error();
+  binder h{*history};
+  h.blob(1, w.job.id);
+  if (h.rc != SQLITE_OK) {
+    sqlite3_reset(*history);
+    return bind_failed(d, op, h.rc);
+  }
+  if (auto err = d.run(*history, op))
+    return err;
+  return true;
+}
+
 caf::expected<std::vector<bool>>
 write_jobs_impl(impl& d, const std::vector<job_write>& writes,
                 std::string_view op) {
@@ -1274,6 +1313,13 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
     return ins.error();
   encoded_maps buf;
   for (auto& w : writes) {
+    if (w.remove) {
+      auto applied = remove_job(d, w, op);
+      if (!applied)
+        return applied.error();
+      result.push_back(*applied);
+      continue;
+    }
     binder b{*upd};
     bind_job(b, w.job, w.expected_version, buf);
     if (b.rc != SQLITE_OK) {

@@ -470,6 +470,44 @@ TEST(write_jobs is fenced by version) {
   CHECK_EQUAL(get(x.id).version, 5);
 }
 
+TEST(remove writes delete the job and its history when the fence holds) {
+  auto x = make_job("a", t0);
+  auto y = make_job("b", t0);
+  auto z = make_job("c", t0);
+  auto keep = make_job("d", t0);
+  insert({x, y, z, keep});
+  auto failed = make_attempt(attempt_outcome::failed);
+  REQUIRE(unbox(store->write_jobs({job_write{x, 1, failed},
+                                   job_write{keep, 1, failed}}))
+            .at(0));
+  auto remove = [](const job& j, int64_t expected) {
+    job_write w{j, expected, make_attempt(attempt_outcome::succeeded)};
+    w.remove = true;
+    return w;
+  };
+  // x: removed with its attempt; y: a stale fence keeps it; z: written,
+  // then removed in the same call, then a late write finds nothing.
+  auto z2 = z;
+  z2.handler = "second";
+  auto res = unbox(agent->write_results(
+    {remove(x, 2), remove(y, 7), job_write{z2, 1, failed}, remove(z, 2),
+     job_write{z2, 3, failed}, job_write{keep, 2, failed}}));
+  CHECK((res == std::vector<bool>{true, false, true, true, false, true}));
+  CHECK(!unbox(store->get_job(x.id)));
+  CHECK(unbox(store->list_attempts(x.id)).empty());
+  CHECK(!unbox(store->get_job(z.id)));
+  CHECK(unbox(store->list_attempts(z.id)).empty());
+  CHECK_EQUAL(get(y.id).version, 1);
+  CHECK_EQUAL(get(keep.id).version, 3);
+  CHECK_EQUAL(unbox(store->list_attempts(keep.id)).size(), 2u);
+  // Through the master's writes too; a second remove finds nothing.
+  res = unbox(store->write_jobs({remove(y, 1), remove(y, 2)}));
+  CHECK((res == std::vector<bool>{true, false}));
+  CHECK(!unbox(store->get_job(y.id)));
+  // Only `keep` is left.
+  CHECK_EQUAL(unbox(store->count_by_status())[job_status::held_on_master], 1u);
+}
+
 TEST(attempts are numbered from one) {
   auto x = make_job("a", t0);
   auto other = make_job("b", t0);
