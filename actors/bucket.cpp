@@ -271,7 +271,8 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
   // On the write connection: behind the writes a crashed predecessor left
   // there, so that a run it finished is recorded before the release could
   // take the job back and run it again.
-  self->request(s.writes, caf::infinite, atom::release_v, s.cfg.record.bucket_id)
+  self
+    ->request(s.writes, caf::infinite, atom::release_v, s.cfg.record.bucket_id)
     .then(
       [self, released](uint64_t n) {
         if (n > 0)
@@ -310,6 +311,10 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
       std::uniform_real_distribution<double> jitter{0.0, 1.0};
       auto w = record_outcome(i->second, r, s.cfg.retry, s.cfg.record.worker_id,
                               jitter(s.gen));
+      if (s.cfg.delete_succeeded && w.job.status == job_status::succeeded) {
+        w.remove = true;
+        w.attempt.reset();
+      }
       if (r.outcome == attempt_outcome::succeeded) {
         if (spdlog::should_log(spdlog::level::info))
           spdlog::info("job {} ({}) succeeded in {}", to_string(r.id),

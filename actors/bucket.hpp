@@ -34,6 +34,8 @@ struct bucket_config {
   /// places jobs ahead of time). Only where the agent store is the master
   /// store, and only in an active cluster: nothing runs in the others.
   bool adopt_held = true;
+  /// A success deletes the job and its history (`delete_succeeded`).
+  bool delete_succeeded = false;
 };
 
 struct bucket_state {

@@ -101,6 +101,11 @@ cluster_builder& cluster_builder::retention(duration d) {
   return *this;
 }
 
+cluster_builder& cluster_builder::delete_succeeded(bool on) {
+  cfg_.delete_succeeded = on;
+  return *this;
+}
+
 cluster_builder& cluster_builder::static_schedule_ttl(duration d) {
   cfg_.static_schedule_ttl = d;
   return *this;

@@ -40,6 +40,7 @@ public:
   cluster_builder& agent_table_prefix(std::string prefix);
   cluster_builder& time_zone(std::string zone);
   cluster_builder& retention(duration d);
+  cluster_builder& delete_succeeded(bool on);
   cluster_builder& static_schedule_ttl(duration d);
   cluster_builder& cluster_mode(jm::cluster_mode mode);
   cluster_builder& transient_threshold(duration d);

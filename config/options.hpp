@@ -150,6 +150,11 @@ struct cluster_config {
   /// Finished jobs (and cancelled or completed schedules) older than this
   /// are deleted; 0 keeps everything.
   duration retention = std::chrono::hours{24 * 7};
+  /// Succeeded jobs are deleted, with their attempts, by the write that
+  /// records the success (no history of successful runs, as with
+  /// graphile-worker or Sidekiq); failed and cancelled jobs keep
+  /// `retention`.
+  bool delete_succeeded = false;
   /// A static schedule that no running node has declared for this long
   /// becomes inactive (it was removed from the code).
   duration static_schedule_ttl = std::chrono::minutes{1};

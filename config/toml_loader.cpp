@@ -351,6 +351,7 @@ caf::expected<cluster_config> parse_toml(std::string_view text,
   r.dur("assign_interval", cfg.assign_interval);
   r.string("time_zone", cfg.time_zone);
   r.dur("retention", cfg.retention);
+  r.boolean("delete_succeeded", cfg.delete_succeeded);
   r.dur("static_schedule_ttl", cfg.static_schedule_ttl);
   if (auto retry = r.subtable("retry")) {
     table_reader t{*retry, "retry.", src};

@@ -170,6 +170,7 @@ cluster_builder phase_cluster(const bench_args& args, const store_config& s,
                               const std::filesystem::path& dir) {
   auto b = use_standalone_cluster();
   b.cluster_id("bench").listen("127.0.0.1", 0).log_level("warn");
+  b.delete_succeeded(args.delete_succeeded);
   if (args.agent == "sqlite")
     b.use_agent_sqlite((dir / "agent.db").string());
   else if (args.agent == "postgres")
@@ -200,10 +201,10 @@ job make_bench_job(timestamp t, std::string_view bucket) {
 }
 
 // The store alone, no actors: per job one insert, one claim, one result
-// write with its attempt row, all in batches. What the end-to-end path
-// could reach if everything but the storage were free.
+// write with its attempt row (or a remove write), all in batches. What the
+// end-to-end path could reach if everything but the storage were free.
 caf::expected<double> raw_store_rate(const store_config& cfg, uint64_t n,
-                                     uint32_t batch) {
+                                     uint32_t batch, bool remove) {
   auto db = open_store(cfg);
   if (!db)
     return db.error();
@@ -231,8 +232,10 @@ caf::expected<double> raw_store_rate(const store_config& cfg, uint64_t n,
       w.job = x;
       w.job.status = job_status::succeeded;
       w.job.bucket_id.clear();
-      w.attempt
-        = attempt{x.id, 0, "bench", end, end, attempt_outcome::succeeded, {}};
+      w.remove = remove;
+      if (!remove)
+        w.attempt
+          = attempt{x.id, 0, "bench", end, end, attempt_outcome::succeeded, {}};
       writes.push_back(std::move(w));
     }
     auto applied = db->agent->write_results(writes);
@@ -248,7 +251,8 @@ caf::expected<double> raw_store_rate(const store_config& cfg, uint64_t n,
 // transactions, on a minimal table with plain sqlite3 calls: no job
 // encoding, no actors.
 caf::expected<double> raw_sqlite_rate(const std::string& path, uint64_t n,
-                                      uint32_t batch, bool full_sync) {
+                                      uint32_t batch, bool full_sync,
+                                      bool remove) {
   sqlite3* db = nullptr;
   auto fail = [&](const char* what) {
     auto text = std::string{"raw sqlite: "} + what + ": "
@@ -272,9 +276,10 @@ caf::expected<double> raw_sqlite_rate(const std::string& path, uint64_t n,
     "UPDATE jobs SET status = 5, version = version + 1 WHERE id = ?1 "
     "AND version = 2",
     "INSERT INTO attempts VALUES (?1, 1, 1)",
+    "DELETE FROM jobs WHERE id = ?1 AND version = 2",
   };
-  sqlite3_stmt* stmts[4] = {};
-  for (int i = 0; i < 4; ++i)
+  sqlite3_stmt* stmts[5] = {};
+  for (int i = 0; i < 5; ++i)
     if (sqlite3_prepare_v2(db, sql[i], -1, &stmts[i], nullptr) != SQLITE_OK)
       return fail("prepare");
   auto run = [&](sqlite3_stmt* s, const uuid& id, int64_t due) {
@@ -307,7 +312,8 @@ caf::expected<double> raw_sqlite_rate(const std::string& path, uint64_t n,
         return true;
       });
     };
-    if (!each({stmts[0]}) || !each({stmts[1]}) || !each({stmts[2], stmts[3]}))
+    auto finish = remove ? each({stmts[4]}) : each({stmts[2], stmts[3]});
+    if (!each({stmts[0]}) || !each({stmts[1]}) || !finish)
       return fail("step");
   }
   auto rate = static_cast<double>(n) / seconds_since(t0);
@@ -422,7 +428,7 @@ struct pg_floor {
 // result update plus attempt insert in one statement) on a minimal table,
 // one connection, no job encoding, no actors.
 caf::expected<pg_floor> raw_postgres_rate(const std::string& url, uint64_t n,
-                                          uint32_t batch) {
+                                          uint32_t batch, bool remove) {
   pg_session pg;
   if (auto err = pg.connect(url))
     return err;
@@ -451,6 +457,8 @@ caf::expected<pg_floor> raw_postgres_rate(const std::string& url, uint64_t n,
      "WITH u AS (UPDATE jmbench_raw_jobs SET status = 5, version = version "
      "+ 1 WHERE id = ANY($1::uuid[]) AND version = 2 RETURNING id) "
      "INSERT INTO jmbench_raw_attempts SELECT id, 1, 1 FROM u"},
+    {"remove", "DELETE FROM jmbench_raw_jobs WHERE id = ANY($1::uuid[]) AND "
+               "version = 2"},
   };
   for (auto& [name, sql] : stmts)
     if (auto err = pg.prepare(name, sql))
@@ -484,7 +492,8 @@ caf::expected<pg_floor> raw_postgres_rate(const std::string& url, uint64_t n,
     if (auto err = pg.run("claim", {due, std::to_string(count)}, &claimed))
       return err;
     claim_s += seconds_since(tc);
-    if (auto err = pg.run("complete", {uuid_array(claimed, 0, claimed.size())}))
+    if (auto err = pg.run(remove ? "remove" : "complete",
+                          {uuid_array(claimed, 0, claimed.size())}))
       return err;
   }
   out.cycle = static_cast<double>(n) / seconds_since(t0);
@@ -575,9 +584,15 @@ void drop_server_tables(const bench_args& args) {
     drop_mysql_tables(args.agent_url);
 }
 
+// How the bench's cycles finish a job.
+const char* finish_label(const bench_args& args) {
+  return args.delete_succeeded ? "delete" : "result update + attempt insert";
+}
+
 // Waits until the store records `n` jobs as succeeded (finished means
-// written, not just started); false after `limit`.
-bool wait_succeeded(const store_config& cfg, uint64_t n,
+// written, not just started), or, when succeeded jobs are deleted, until
+// `n` of the `n` jobs it held are gone; false after `limit`.
+bool wait_succeeded(const store_config& cfg, uint64_t n, bool deleted,
                     std::chrono::seconds limit, uint64_t& succeeded) {
   auto check = open_store(cfg);
   if (!check) {
@@ -588,8 +603,14 @@ bool wait_succeeded(const store_config& cfg, uint64_t n,
   succeeded = 0;
   while (seconds_since(t0) < static_cast<double>(limit.count())) {
     auto counts = check->master->count_by_status();
-    if (counts)
+    if (counts && deleted) {
+      uint64_t left = 0;
+      for (auto& [status, count] : *counts)
+        left += count;
+      succeeded = n - std::min(n, left);
+    } else if (counts) {
       succeeded = (*counts)[job_status::succeeded];
+    }
     if (succeeded >= n)
       return true;
     // The peers poll every 20 ms too.
@@ -670,6 +691,8 @@ int run_bench(const bench_args& args) {
                 static_cast<unsigned long long>(args.jobs), args.parallelism,
                 args.batch_size, args.full_sync ? "FULL" : "NORMAL",
                 dir.c_str());
+  if (args.delete_succeeded)
+    std::printf("      succeeded jobs are deleted (delete_succeeded)\n");
   if (!args.agent.empty())
     std::printf("      with a separate agent store: %s%s\n", args.agent.c_str(),
                 args.agent == "sqlite" ? " (agent.db)"
@@ -682,7 +705,8 @@ int run_bench(const bench_args& args) {
   std::fflush(stdout);
   double floor_rate = 0;
   if (is_postgres(args)) {
-    auto floor = raw_postgres_rate(args.url, args.jobs, args.batch_size);
+    auto floor = raw_postgres_rate(args.url, args.jobs, args.batch_size,
+                                   args.delete_succeeded);
     if (!floor) {
       fail_line(floor.error());
       return 1;
@@ -692,9 +716,9 @@ int run_bench(const bench_args& args) {
                 "connection, autocommit\n",
                 floor->single_commits);
     std::printf("      %.0f jobs/s raw PostgreSQL floor (minimal rows: "
-                "unnest insert, SKIP LOCKED claim, result update + attempt "
-                "insert; batches of %u, one connection)\n",
-                floor->cycle, args.batch_size);
+                "unnest insert, SKIP LOCKED claim, %s; batches of %u, one "
+                "connection)\n",
+                floor->cycle, finish_label(args), args.batch_size);
     std::printf("      %.0f jobs/s of which the SKIP LOCKED claim statement "
                 "alone (claims of %u)\n",
                 floor->claim_rows, args.batch_size);
@@ -702,20 +726,20 @@ int run_bench(const bench_args& args) {
     std::printf("      (no raw floor on MySQL here: the peer harness's "
                 "maria-raw measures the server's limits)\n");
   } else {
-    auto floor = raw_sqlite_rate((dir / "floor.db").string(), args.jobs,
-                                 args.batch_size, args.full_sync);
+    auto floor
+      = raw_sqlite_rate((dir / "floor.db").string(), args.jobs, args.batch_size,
+                        args.full_sync, args.delete_succeeded);
     if (!floor) {
       fail_line(floor.error());
       return 1;
     }
     floor_rate = *floor;
     std::printf("      %.0f jobs/s raw SQLite floor (minimal rows: insert, "
-                "claim update, result update + attempt insert; batches of "
-                "%u)\n",
-                *floor, args.batch_size);
+                "claim update, %s; batches of %u)\n",
+                *floor, finish_label(args), args.batch_size);
   }
   auto store_rate = raw_store_rate(phase_store(args, dir, "store"), args.jobs,
-                                   args.batch_size);
+                                   args.batch_size, args.delete_succeeded);
   if (!store_rate) {
     fail_line(store_rate.error());
     return 1;
@@ -803,8 +827,8 @@ int run_bench(const bench_args& args) {
     first_s = ms_between(t0, p.first_start) / 1000.0;
   }
   uint64_t succeeded = 0;
-  if (!wait_succeeded(e2e_store, args.jobs, std::chrono::seconds{120},
-                      succeeded)) {
+  if (!wait_succeeded(e2e_store, args.jobs, args.delete_succeeded,
+                      std::chrono::seconds{120}, succeeded)) {
     std::fprintf(stderr,
                  "jobmaster: error: only %llu of %llu jobs recorded "
                  "as succeeded\n",

@@ -33,6 +33,10 @@ struct bench_args {
   /// `jmbench_agent_*`, dropped at the end).
   std::string agent;
   std::string agent_url;
+  /// The cluster deletes succeeded jobs (`delete_succeeded`); the floors
+  /// and the store alone then delete instead of writing a result and an
+  /// attempt, and the drain counts the jobs gone.
+  bool delete_succeeded = false;
 };
 
 /// `jobmaster bench`: prints raw store baselines, end-to-end throughput and

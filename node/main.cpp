@@ -495,6 +495,9 @@ int main(int argc, char** argv) {
     ->add_option("--latency-samples", bargs.latency_samples,
                  "single jobs timed while idle (default 200)")
     ->check(CLI::Range(1, 100'000));
+  bench->add_flag("--delete-succeeded", bargs.delete_succeeded,
+                  "the cluster deletes succeeded jobs (delete_succeeded); "
+                  "the baselines delete too");
   bench
     ->add_option("--parallelism", bargs.parallelism,
                  "handler threads (default 2)")

@@ -32,6 +32,7 @@ worker_settings make_worker_settings(const node_settings& s,
   ws.node_id = s.self.node_id;
   ws.bucket_template.retry = s.cluster.retry;
   ws.bucket_template.adopt_held = s.cluster.mode == cluster_mode::active;
+  ws.bucket_template.delete_succeeded = s.cluster.delete_succeeded;
   ws.drain_grace = s.cluster.node.shutdown_grace;
   return ws;
 }

@@ -316,6 +316,27 @@ TEST(a successful run writes processing then succeeded with fenced versions) {
   CHECK_EQUAL(w->attempts[x.id], 1);
 }
 
+TEST(a bucket that deletes succeeded jobs removes only successes) {
+  auto cfg = config();
+  cfg.delete_succeeded = true;
+  auto ok = claimed("ok", 7);
+  auto bad = claimed("fail", 3);
+  agent->claim.script(job_list{{ok, bad}});
+  start(cfg);
+  auto removed = agent->await_write(ok.id, job_status::succeeded);
+  REQUIRE(removed);
+  CHECK(removed->remove);
+  CHECK(!removed->attempt);
+  CHECK(removed->expected_version == 7 || removed->expected_version == 8);
+  auto held = agent->await_write(bad.id, job_status::held_on_master);
+  REQUIRE(held);
+  CHECK(!held->remove);
+  REQUIRE(held->attempt);
+  CHECK_EQUAL(str(held->attempt->outcome), "failed");
+  for (auto& x : agent->writes_of(bad.id))
+    CHECK(!x.remove);
+}
+
 TEST(the attempt number counts earlier failures) {
   auto x = claimed("ok");
   x.failure_count = 2;

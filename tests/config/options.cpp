@@ -78,6 +78,7 @@ TEST(the builder sets every cluster field) {
                            .default_priority(priority::high)
                            .max_message_bytes(4096)
                            .assign_interval(250ms)
+                           .delete_succeeded(true)
                            .retry_base_delay(3s)
                            .retry_multiplier(1.5)
                            .retry_max_delay(1h)
@@ -107,6 +108,8 @@ TEST(the builder sets every cluster field) {
   CHECK(cfg.default_priority == priority::high);
   CHECK_EQUAL(cfg.max_message_bytes, 4096u);
   CHECK_EQUAL(ms(cfg.assign_interval), 250);
+  CHECK(cfg.delete_succeeded);
+  CHECK(!cluster_config{}.delete_succeeded);
   CHECK_EQUAL(ms(cfg.retry.base_delay), 3000);
   CHECK_EQUAL(cfg.retry.multiplier, 1.5);
   CHECK_EQUAL(ms(cfg.retry.max_delay), 3'600'000);

@@ -331,6 +331,7 @@ TEST(errors in a file name the file) {
 TEST(recurring keys and static schedules are read) {
   auto cfg = test::unbox(parse_toml(with(R"(time_zone = "Europe/Lisbon"
 retention = "3d"
+delete_succeeded = true
 static_schedule_ttl = "30s"
 
 [[static_schedules]]
@@ -359,6 +360,7 @@ expression = "00:00:30"
                                     "t.toml"));
   CHECK_EQUAL(cfg.time_zone, "Europe/Lisbon");
   CHECK_EQUAL(ms(cfg.retention), ms(std::chrono::hours{72}));
+  CHECK(cfg.delete_succeeded);
   CHECK_EQUAL(ms(cfg.static_schedule_ttl), 30000);
   REQUIRE_EQUAL(cfg.static_schedules.size(), 2u);
   auto& x = cfg.static_schedules[0];
