@@ -223,22 +223,18 @@ constexpr statement sql_list_attempts{
 
 // A batch of fenced writes with distinct job ids: $1 .. $20 the new states,
 // $21 the expected versions, $22 .. $27 the attempts (has one, worker,
-// started, ended, outcome, error), $28 whether the write removes the job
-// (and its attempts) instead. Returns the ids that applied. An attempt is
-// numbered max + 1; the row lock the update holds keeps that unique.
+// started, ended, outcome, error). Returns the ids that applied. An attempt
+// is numbered max + 1; the row lock the update holds keeps that unique.
 constexpr statement sql_write_jobs{
   "write_jobs",
   "WITH w AS (SELECT * FROM unnest(" JM_JOB_ARRAYS
   ", $21::int8[], $22::bool[], $23::text[], $24::int8[], $25::int8[], "
-  "$26::int8[], $27::text[], $28::bool[]) AS w (id, handler, status, "
-  "priority, source, lane, original_scheduled_at, scheduled_at, created_at, "
-  "timeout_us, max_retries, failure_count, data, metadata, "
-  "recurring_schedule_id, bucket_id, worker_id, process_deadline, "
-  "skip_if_running, version, expected, has_attempt, a_worker, a_started, "
-  "a_ended, a_outcome, a_error, remove)), "
-  "d AS (DELETE FROM {p}jobs j USING w WHERE w.remove AND j.id = w.id AND "
-  "j.version = w.expected RETURNING j.id), "
-  "da AS (DELETE FROM {p}attempts n USING d WHERE n.job_id = d.id), "
+  "$26::int8[], $27::text[]) AS w (id, handler, status, priority, source, "
+  "lane, original_scheduled_at, scheduled_at, created_at, timeout_us, "
+  "max_retries, failure_count, data, metadata, recurring_schedule_id, "
+  "bucket_id, worker_id, process_deadline, skip_if_running, version, "
+  "expected, has_attempt, a_worker, a_started, a_ended, a_outcome, "
+  "a_error)), "
   "u AS (UPDATE {p}jobs j SET handler = w.handler, status = w.status, "
   "priority = w.priority, source = w.source, lane = w.lane, "
   "original_scheduled_at = w.original_scheduled_at, "
@@ -248,13 +244,23 @@ constexpr statement sql_write_jobs{
   "recurring_schedule_id = w.recurring_schedule_id, bucket_id = w.bucket_id, "
   "worker_id = w.worker_id, process_deadline = w.process_deadline, "
   "skip_if_running = w.skip_if_running, version = w.expected + 1 FROM w "
-  "WHERE NOT w.remove AND j.id = w.id AND j.version = w.expected "
-  "RETURNING j.id), "
+  "WHERE j.id = w.id AND j.version = w.expected RETURNING j.id), "
   "a AS (INSERT INTO {p}attempts (" JM_ATTEMPT_COLUMNS ") SELECT w.id, "
   "COALESCE((SELECT MAX(n.number) FROM {p}attempts n WHERE n.job_id = w.id), "
   "0) + 1, w.a_worker, w.a_started, w.a_ended, w.a_outcome, w.a_error "
   "FROM w JOIN u ON u.id = w.id WHERE w.has_attempt) "
-  "SELECT id FROM u UNION ALL SELECT id FROM d"};
+  "SELECT id FROM u"};
+
+// The remove writes of such a batch: $1 the jobs, $2 the expected
+// versions. Only the fences travel, not the states. Returns the ids that
+// applied; their attempts go with them.
+constexpr statement sql_remove_jobs{
+  "remove_jobs",
+  "WITH d AS (DELETE FROM {p}jobs j USING unnest($1::uuid[], $2::int8[]) "
+  "AS w (id, expected) WHERE j.id = w.id AND j.version = w.expected "
+  "RETURNING j.id), "
+  "a AS (DELETE FROM {p}attempts n USING d WHERE n.job_id = d.id) "
+  "SELECT id FROM d"};
 
 // Numbers the attempt max + 1 within the same statement.
 constexpr statement sql_insert_attempt{
@@ -1446,56 +1452,30 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
       return invalid("job " + to_string(w.job.id)
                      + ": invalid attempt outcome");
   }
-  // One statement per batch of distinct jobs. A job written twice in one
-  // call splits the batch there: the second write is fenced by the version
-  // the first one wrote. The usual call is one batch: one statement,
-  // atomic on its own, so no BEGIN and COMMIT round trips.
-  bool one_batch = [&] {
+  // One statement per batch of distinct jobs (two when it both removes and
+  // writes). A job written twice in one call splits the batch there: the
+  // second write is fenced by the version the first one wrote. The usual
+  // call is one batch: one statement, atomic on its own, so no BEGIN and
+  // COMMIT round trips.
+  bool one_statement = [&] {
     std::set<job_id> ids;
-    for (auto& w : writes)
+    bool removes = false;
+    bool updates = false;
+    for (auto& w : writes) {
       if (!ids.insert(w.job.id).second)
         return false;
-    return true;
+      (w.remove ? removes : updates) = true;
+    }
+    return !(removes && updates);
   }();
   transaction tx{d};
-  if (!one_batch)
+  if (!one_statement)
     if (auto err = tx.begin(op))
       return err;
-  size_t first = 0;
-  while (first < writes.size()) {
-    std::set<job_id> ids;
-    size_t last = first;
-    while (last < writes.size() && ids.insert(writes[last].job.id).second)
-      ++last;
-    job_arrays jobs;
-    array_param expected{oid_int8};
-    array_param has_attempt{oid_bool};
-    array_param worker{oid_text};
-    array_param started{oid_int8};
-    array_param ended{oid_int8};
-    array_param outcome{oid_int8};
-    array_param error{oid_text};
-    array_param remove{oid_bool};
-    for (size_t i = first; i < last; ++i) {
-      auto& w = writes[i];
-      jobs.add(w.job, w.expected_version);
-      expected.i64(w.expected_version);
-      auto a = w.attempt.value_or(attempt{});
-      has_attempt.add(std::string(1, w.attempt ? '\1' : '\0'));
-      worker.add(a.worker_id);
-      started.i64(to_micros(a.started_at));
-      ended.i64(to_micros(a.ended_at));
-      outcome.i64(static_cast<int64_t>(a.outcome));
-      error.add(a.error);
-      remove.add(std::string(1, w.remove ? '\1' : '\0'));
-    }
-    params p;
-    jobs.bind(p);
-    for (auto* x :
-         {&expected, &has_attempt, &worker, &started, &ended, &outcome, &error,
-          &remove})
-      p.array(*x);
-    auto r = d.run(sql_write_jobs, p, op);
+  // Runs one statement and marks the writes whose ids came back.
+  auto run = [&](const statement& sql, const params& p,
+                 const std::vector<size_t>& which) -> caf::error {
+    auto r = d.run(sql, p, op);
     if (!r)
       return r.error();
     std::set<job_id> applied;
@@ -1504,11 +1484,65 @@ write_jobs_impl(impl& d, const std::vector<job_write>& writes,
       if (row{r->get(), i}.id(0, id))
         applied.insert(id);
     }
-    for (size_t i = first; i < last; ++i)
+    for (auto i : which)
       result[i] = applied.count(writes[i].job.id) > 0;
+    return {};
+  };
+  size_t first = 0;
+  while (first < writes.size()) {
+    std::set<job_id> ids;
+    size_t last = first;
+    while (last < writes.size() && ids.insert(writes[last].job.id).second)
+      ++last;
+    std::vector<size_t> updates;
+    std::vector<size_t> removes;
+    for (size_t i = first; i < last; ++i)
+      (writes[i].remove ? removes : updates).push_back(i);
+    if (!updates.empty()) {
+      job_arrays jobs;
+      array_param expected{oid_int8};
+      array_param has_attempt{oid_bool};
+      array_param worker{oid_text};
+      array_param started{oid_int8};
+      array_param ended{oid_int8};
+      array_param outcome{oid_int8};
+      array_param error{oid_text};
+      for (auto i : updates) {
+        auto& w = writes[i];
+        jobs.add(w.job, w.expected_version);
+        expected.i64(w.expected_version);
+        auto a = w.attempt.value_or(attempt{});
+        has_attempt.add(std::string(1, w.attempt ? '\1' : '\0'));
+        worker.add(a.worker_id);
+        started.i64(to_micros(a.started_at));
+        ended.i64(to_micros(a.ended_at));
+        outcome.i64(static_cast<int64_t>(a.outcome));
+        error.add(a.error);
+      }
+      params p;
+      jobs.bind(p);
+      for (auto* x : {&expected, &has_attempt, &worker, &started, &ended,
+                      &outcome, &error})
+        p.array(*x);
+      if (auto err = run(sql_write_jobs, p, updates))
+        return err;
+    }
+    if (!removes.empty()) {
+      array_param ids{oid_uuid};
+      array_param expected{oid_int8};
+      for (auto i : removes) {
+        ids.add(raw(writes[i].job.id));
+        expected.i64(writes[i].expected_version);
+      }
+      params p;
+      p.array(ids);
+      p.array(expected);
+      if (auto err = run(sql_remove_jobs, p, removes))
+        return err;
+    }
     first = last;
   }
-  if (!one_batch)
+  if (!one_statement)
     if (auto err = tx.commit(op))
       return err;
   return result;
