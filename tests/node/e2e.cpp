@@ -207,6 +207,35 @@ TEST(a few hundred jobs each run exactly once) {
     CHECK(log_text().find(": save_pending") != std::string::npos);
 }
 
+TEST(with delete_succeeded a success leaves nothing and a failure its history) {
+  write_config("delete_succeeded = true\n");
+  start_node();
+  auto file = dir / "runs.txt";
+  auto ids = schedule_many(
+    {"record", "--count", "100", "--data", "file=" + file.string()});
+  REQUIRE_EQUAL(ids.size(), 100u);
+  auto doomed = schedule({"fail", "--max-retries", "1"});
+  auto c = client();
+  // Every success is gone from the store; only the failure is left.
+  bool done = jm::test::eventually(
+    [&] {
+      auto xs = all_jobs(*c);
+      return xs.size() == 1 && xs[0].id == doomed && is_final(xs[0].status);
+    },
+    30s);
+  REQUIRE(done);
+  auto runs = recorded(file);
+  CHECK_EQUAL(runs.size(), 100u);
+  for (auto& [id, n] : runs)
+    CHECK_EQUAL(n, 1);
+  auto f = detail(*c, doomed);
+  CHECK_EQUAL(f.job.status, job_status::failed);
+  CHECK_EQUAL(f.attempts.size(), 2u);
+  auto show = cli({"jobs", "show", to_string(ids.front())});
+  CHECK_EQUAL(show.exit_code, 1);
+  CHECK(show.err.find("no job with id") != std::string::npos);
+}
+
 TEST(after kill - 9 every job still reaches a final state) {
   start_node();
   auto file = dir / "runs.txt";
