@@ -524,7 +524,7 @@ int main(int argc, char** argv) {
                   "fsync every commit (sqlite_full_sync) in every run");
   bench
     ->add_option("--agent-connections", bargs.agent_connections,
-                 "server stores: the nodes' agent_connections (default 1)")
+                 "server stores: the nodes' agent_connections (default 2)")
     ->check(CLI::Range(1, 32));
   bench
     ->add_option("--agent", bargs.agent,

@@ -214,6 +214,7 @@ TEST(build validates and peek does not ) {
 TEST(defaults are valid once a cluster id is set) {
   cluster_config cfg;
   CHECK(validate(cfg));
+  CHECK_EQUAL(cfg.store.agent_connections, 2u);
   cfg.cluster_id = "x";
   test::require_ok(validate(cfg));
   cfg.workers.emplace_back();
