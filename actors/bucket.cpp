@@ -17,6 +17,32 @@ void flush(self_ptr self);
 void try_claim(self_ptr self);
 void wake(self_ptr self, const std::vector<timestamp>& due);
 
+// Jobs claimed and not yet recorded: running or waiting to run, or
+// finished with their outcome not written yet. Claims keep these within
+// twice the batch size, so that claims cannot outrun the outcome writes (an
+// unbounded buffer, and more runs to repeat after a crash) while a claim
+// can still overlap the writes of the batch before.
+size_t unrecorded(const bucket_state& s) {
+  return s.in_flight.size() + s.outcomes_buffered + s.outcomes_writing;
+}
+
+uint32_t claim_room(const bucket_state& s) {
+  auto batch = size_t{s.cfg.batch_size};
+  auto running = s.in_flight.size();
+  auto total = unrecorded(s);
+  if (running >= batch || total >= 2 * batch)
+    return 0;
+  return static_cast<uint32_t>(std::min(batch - running, 2 * batch - total));
+}
+
+// Claims again once half the batch is free (and the writes keep up).
+void claim_if_room(self_ptr self) {
+  auto& s = self->state;
+  if (s.more_due && !s.claiming && s.in_flight.size() <= s.cfg.batch_size / 2
+      && claim_room(s) > 0)
+    try_claim(self);
+}
+
 // Replies to drains once nothing of this bucket is in flight or unwritten.
 void check_drained(self_ptr self) {
   auto& s = self->state;
@@ -63,6 +89,15 @@ void flush(self_ptr self) {
   s.pending_order.clear();
   s.flushing = true;
   auto size = batch.writes.size();
+  // Outcomes are the writes of jobs no longer in flight (start writes are
+  // of running ones).
+  size_t outcomes = 0;
+  for (auto& w : batch.writes)
+    if (!s.in_flight.count(w.job.id))
+      ++outcomes;
+  outcomes = std::min(outcomes, s.outcomes_buffered);
+  s.outcomes_buffered -= outcomes;
+  s.outcomes_writing = outcomes;
   // Kept for a retry when the store fails: outcomes must not be lost.
   auto copy = std::make_shared<job_writes>(batch);
   self->request(s.writes, caf::infinite, atom::write_v, std::move(batch))
@@ -70,6 +105,7 @@ void flush(self_ptr self) {
       [self, copy](const write_flags& flags) {
         auto& s = self->state;
         s.flushing = false;
+        s.outcomes_writing = 0;
         std::vector<timestamp> retries;
         for (size_t i = 0; i < flags.applied.size(); ++i) {
           auto& x = copy->writes[i].job;
@@ -88,11 +124,15 @@ void flush(self_ptr self) {
           wake(self, retries);
         if (!s.pending.empty())
           flush(self);
+        else if (!s.draining)
+          claim_if_room(self);
         check_drained(self);
       },
       [self, copy, size](const caf::error& err) {
         auto& s = self->state;
         s.flushing = false;
+        s.outcomes_buffered += s.outcomes_writing;
+        s.outcomes_writing = 0;
         spdlog::warn("bucket {}: writing {} outcomes failed: {}; retrying",
                      s.cfg.record.bucket_id, size, describe(err));
         // Put them back in front of newer writes of the same jobs.
@@ -165,10 +205,9 @@ void try_claim(self_ptr self) {
     s.claim_again = true;
     return;
   }
-  auto busy = static_cast<uint32_t>(s.in_flight.size());
-  if (busy >= s.cfg.batch_size)
+  auto free = claim_room(s);
+  if (free == 0)
     return;
-  auto free = s.cfg.batch_size - busy;
   s.claiming = true;
   claim_request req{s.cfg.record.bucket_id, now(), free, s.cfg.claim_lease};
   if (s.cfg.adopt_held)
@@ -327,13 +366,12 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
                        ? " - retry at " + format_timestamp(w.job.scheduled_at)
                        : std::string{" - no retries left"});
       s.in_flight.erase(i);
+      ++s.outcomes_buffered;
       buffer_write(self, std::move(w));
       // Capacity freed is no news about the store: a claim in flight
       // already asks for it. Marking it for a repeat would chain claims of
       // a few rows each, one per finished job, and crowd out the writes.
-      auto busy = s.in_flight.size();
-      if (s.more_due && !s.claiming && busy <= s.cfg.batch_size / 2)
-        try_claim(self);
+      claim_if_room(self);
       check_drained(self);
     },
     [self](atom::flush) {

@@ -609,6 +609,45 @@ TEST(a drain during a claim hands the claimed jobs back) {
   CHECK_EQUAL(w->times_run(c.id), 0u);
 }
 
+TEST(claims do not outrun the outcomes still to be written) {
+  auto store_down = std::make_shared<std::atomic<bool>>(true);
+  agent->write.set_default(
+    [store_down](const job_writes& xs) -> caf::expected<write_flags> {
+      if (*store_down)
+        return make_error(ec::store_failure, "down");
+      return test::all_applied(xs);
+    });
+  // A store with endless due jobs: every claim gets as many as it asks for.
+  struct counter {
+    std::mutex mtx;
+    std::condition_variable cv;
+    size_t handed = 0;
+    bool await(size_t more_than, std::chrono::milliseconds timeout) {
+      std::unique_lock guard{mtx};
+      return cv.wait_for(guard, timeout, [&] { return handed > more_than; });
+    }
+  };
+  auto jobs = std::make_shared<counter>();
+  agent->claim.set_default(
+    [this, jobs](const claim_request& r) -> caf::expected<job_list> {
+      job_list xs;
+      for (uint32_t i = 0; i < r.limit; ++i)
+        xs.jobs.push_back(claimed("ok"));
+      std::lock_guard guard{jobs->mtx};
+      jobs->handed += xs.jobs.size();
+      jobs->cv.notify_all();
+      return xs;
+    });
+  start(config()); // batch size 10
+  // The runs finish at once, their outcomes cannot be written: the bucket
+  // stops claiming at twice the batch size of unrecorded jobs.
+  REQUIRE(jobs->await(19, patience));
+  CHECK(!jobs->await(20, 500ms));
+  // Once the outcomes are written, it claims again by itself.
+  *store_down = false;
+  CHECK(jobs->await(20, patience));
+}
+
 TEST(a failed claim does not stop the bucket) {
   agent->claim.script(make_error(ec::store_failure, "busy"));
   auto b = start(config());
