@@ -17,6 +17,12 @@ void flush(self_ptr self);
 void try_claim(self_ptr self);
 void wake(self_ptr self, const std::vector<timestamp>& due);
 
+// A write that ends the job's stay here (an outcome, a hand-back), not the
+// start of a run.
+bool ends_placement(const job_write& w) {
+  return w.job.status != job_status::processing;
+}
+
 // Jobs claimed and not yet recorded: running or waiting to run, or
 // finished with their outcome not written yet. Claims keep these within
 // twice the batch size, so that claims cannot outrun the outcome writes (an
@@ -57,9 +63,11 @@ void check_drained(self_ptr self) {
 void buffer_write(self_ptr self, job_write w) {
   auto& s = self->state;
   auto id = w.job.id;
+  s.outcomes_buffered += ends_placement(w);
   if (auto i = s.pending.find(id); i != s.pending.end()) {
     // Coalesce with the unsent earlier write of the same job (its start):
     // the store only needs the latest state, fenced by the oldest version.
+    s.outcomes_buffered -= ends_placement(i->second);
     w.expected_version = i->second.expected_version;
     i->second = std::move(w);
   } else {
@@ -89,15 +97,8 @@ void flush(self_ptr self) {
   s.pending_order.clear();
   s.flushing = true;
   auto size = batch.writes.size();
-  // Outcomes are the writes of jobs no longer in flight (start writes are
-  // of running ones).
-  size_t outcomes = 0;
-  for (auto& w : batch.writes)
-    if (!s.in_flight.count(w.job.id))
-      ++outcomes;
-  outcomes = std::min(outcomes, s.outcomes_buffered);
-  s.outcomes_buffered -= outcomes;
-  s.outcomes_writing = outcomes;
+  s.outcomes_writing = s.outcomes_buffered;
+  s.outcomes_buffered = 0;
   // Kept for a retry when the store fails: outcomes must not be lost.
   auto copy = std::make_shared<job_writes>(batch);
   self->request(s.writes, caf::infinite, atom::write_v, std::move(batch))
@@ -124,14 +125,12 @@ void flush(self_ptr self) {
           wake(self, retries);
         if (!s.pending.empty())
           flush(self);
-        else if (!s.draining)
-          claim_if_room(self);
+        claim_if_room(self);
         check_drained(self);
       },
       [self, copy, size](const caf::error& err) {
         auto& s = self->state;
         s.flushing = false;
-        s.outcomes_buffered += s.outcomes_writing;
         s.outcomes_writing = 0;
         spdlog::warn("bucket {}: writing {} outcomes failed: {}; retrying",
                      s.cfg.record.bucket_id, size, describe(err));
@@ -141,6 +140,7 @@ void flush(self_ptr self) {
           if (auto i = s.pending.find(id); i != s.pending.end()) {
             i->second.expected_version = w.expected_version;
           } else {
+            s.outcomes_buffered += ends_placement(w);
             s.pending.emplace(id, w);
             s.pending_order.insert(s.pending_order.begin(), id);
           }
@@ -156,7 +156,10 @@ void submit(self_ptr self, job x) {
     // Claimed again while we still hold it (it was taken back and given to
     // us anew): keep the one run, fenced by the new version. Buffered writes
     // of the old placement are stale; the run's outcome carries the state.
-    s.pending.erase(x.id);
+    if (auto stale = s.pending.find(x.id); stale != s.pending.end()) {
+      s.outcomes_buffered -= ends_placement(stale->second);
+      s.pending.erase(stale);
+    }
     i->second = std::move(x);
     return;
   }
@@ -349,11 +352,7 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
         return;
       std::uniform_real_distribution<double> jitter{0.0, 1.0};
       auto w = record_outcome(i->second, r, s.cfg.retry, s.cfg.record.worker_id,
-                              jitter(s.gen));
-      if (s.cfg.delete_succeeded && w.job.status == job_status::succeeded) {
-        w.remove = true;
-        w.attempt.reset();
-      }
+                              jitter(s.gen), s.cfg.delete_succeeded);
       if (r.outcome == attempt_outcome::succeeded) {
         if (spdlog::should_log(spdlog::level::info))
           spdlog::info("job {} ({}) succeeded in {}", to_string(r.id),
@@ -366,7 +365,6 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
                        ? " - retry at " + format_timestamp(w.job.scheduled_at)
                        : std::string{" - no retries left"});
       s.in_flight.erase(i);
-      ++s.outcomes_buffered;
       buffer_write(self, std::move(w));
       // Capacity freed is no news about the store: a claim in flight
       // already asks for it. Marking it for a repeat would chain claims of

@@ -70,8 +70,9 @@ struct bucket_state {
   /// The last claim filled the batch: more jobs may be due.
   bool more_due = true;
   bool flushing = false;
-  /// Outcomes of finished runs buffered, and carried by the flush in
-  /// flight: they count toward the batch size until written.
+  /// Buffered writes that end a job's stay here (outcomes, hand-backs), and
+  /// those the flush in flight carries: their jobs count toward the claims'
+  /// limit until written.
   size_t outcomes_buffered = 0;
   size_t outcomes_writing = 0;
   bool flush_scheduled = false;

@@ -4,7 +4,7 @@ namespace jm {
 
 job_write record_outcome(const job& running, const execution_result& result,
                          const retry_config& retry, std::string_view worker_id,
-                         double random01) {
+                         double random01, bool delete_succeeded) {
   job_write w;
   w.job = running;
   w.expected_version = running.version;
@@ -20,6 +20,10 @@ job_write record_outcome(const job& running, const execution_result& result,
   clear_placement(x);
   if (result.outcome == attempt_outcome::succeeded) {
     x.status = job_status::succeeded;
+    if (delete_succeeded) {
+      w.remove = true;
+      w.attempt.reset();
+    }
     return w;
   }
   x.failure_count += 1;

@@ -76,17 +76,33 @@ void check_common(const job_write& w, const job& running,
 TEST(a success finishes the job) {
   auto x = running_job();
   auto r = result(x, attempt_outcome::succeeded);
-  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.3);
+  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.3, false);
   check_common(w, x, r);
   CHECK_EQUAL(str(w.job.status), "succeeded");
   CHECK_EQUAL(w.job.failure_count, 0);
   CHECK_EQUAL(to_micros(w.job.scheduled_at), to_micros(x.scheduled_at));
 }
 
+TEST(a success removes the job when succeeded jobs are deleted) {
+  auto x = running_job();
+  auto r = result(x, attempt_outcome::succeeded);
+  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.3, true);
+  CHECK(w.remove);
+  CHECK(!w.attempt);
+  CHECK_EQUAL(w.expected_version, x.version);
+  CHECK_EQUAL(str(w.job.status), "succeeded");
+  // A failure keeps its history whatever the setting.
+  auto f = record_outcome(x, result(x, attempt_outcome::failed, "boom"),
+                          retry(), "node-1.worker-1", 0.3, true);
+  CHECK(!f.remove);
+  REQUIRE(f.attempt);
+  CHECK_EQUAL(f.attempt->error, "boom");
+}
+
 TEST(a failure with retries left goes back to the master after the backoff) {
   auto x = running_job(2, 0);
   auto r = result(x, attempt_outcome::failed, "boom");
-  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0);
+  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0, false);
   check_common(w, x, r);
   CHECK_EQUAL(str(w.job.status), "held_on_master");
   CHECK_EQUAL(w.job.failure_count, 1);
@@ -97,7 +113,7 @@ TEST(a failure with retries left goes back to the master after the backoff) {
 TEST(the retry delay grows with the failure count and uses the jitter draw) {
   auto x = running_job(5, 1);
   auto r = result(x, attempt_outcome::failed, "again");
-  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 1.0);
+  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 1.0, false);
   check_common(w, x, r);
   CHECK_EQUAL(w.job.failure_count, 2);
   // Second retry: 10s * 3 = 30s, jitter 0.5 at a draw of 1 halves it.
@@ -105,14 +121,14 @@ TEST(the retry delay grows with the failure count and uses the jitter draw) {
   CHECK_EQUAL(to_micros(w.job.scheduled_at),
               to_micros(r.ended_at + retry_delay(retry(), 2, 1.0)));
   x = running_job(50, 20);
-  w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0);
+  w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0, false);
   CHECK_EQUAL(to_micros(w.job.scheduled_at), to_micros(r.ended_at + 1h));
 }
 
 TEST(the last failure fails the job) {
   auto x = running_job(2, 2);
   auto r = result(x, attempt_outcome::failed, "still broken");
-  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0);
+  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0, false);
   check_common(w, x, r);
   CHECK_EQUAL(str(w.job.status), "failed");
   CHECK_EQUAL(w.job.failure_count, 3);
@@ -122,7 +138,7 @@ TEST(the last failure fails the job) {
 TEST(without retries the first failure is final) {
   auto x = running_job(0, 0);
   auto r = result(x, attempt_outcome::failed, "once");
-  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0);
+  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0, false);
   check_common(w, x, r);
   CHECK_EQUAL(str(w.job.status), "failed");
   CHECK_EQUAL(w.job.failure_count, 1);
@@ -131,14 +147,14 @@ TEST(without retries the first failure is final) {
 TEST(a timeout counts as a failure) {
   auto x = running_job(1, 0);
   auto r = result(x, attempt_outcome::timed_out, "timed out after 30s");
-  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0);
+  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0, false);
   check_common(w, x, r);
   CHECK_EQUAL(str(w.job.status), "held_on_master");
   CHECK_EQUAL(w.job.failure_count, 1);
   CHECK_EQUAL(str(w.attempt->outcome), "timed_out");
   CHECK_EQUAL(to_micros(w.job.scheduled_at), to_micros(r.ended_at + 10s));
   x = running_job(1, 1);
-  w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0);
+  w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0, false);
   CHECK_EQUAL(str(w.job.status), "failed");
   CHECK_EQUAL(w.job.failure_count, 2);
 }
@@ -146,7 +162,7 @@ TEST(a timeout counts as a failure) {
 TEST(a lost run counts as a failure) {
   auto x = running_job(0, 0);
   auto r = result(x, attempt_outcome::lost, "node died");
-  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0);
+  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0, false);
   check_common(w, x, r);
   CHECK_EQUAL(str(w.job.status), "failed");
 }
@@ -157,11 +173,11 @@ TEST(a queued job that could not start follows the same rules) {
   auto x = running_job(1, 0);
   x.status = job_status::queued;
   auto r = result(x, attempt_outcome::failed, "no handler named 'x'");
-  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0);
+  auto w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0, false);
   check_common(w, x, r);
   CHECK_EQUAL(str(w.job.status), "held_on_master");
   x.failure_count = 1;
-  w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0);
+  w = record_outcome(x, r, retry(), "node-1.worker-1", 0.0, false);
   check_common(w, x, r);
   CHECK_EQUAL(str(w.job.status), "failed");
 }
