@@ -17,6 +17,10 @@ void flush(self_ptr self);
 void try_claim(self_ptr self);
 void wake(self_ptr self, const std::vector<timestamp>& due);
 
+// A failed claim or outcome write is tried again after this pause (a claim
+// also at an earlier wake-up).
+constexpr auto store_retry_delay = std::chrono::milliseconds{200};
+
 // A write that ends the job's stay here (an outcome, a hand-back), not the
 // start of a run.
 bool ends_placement(const job_write& w) {
@@ -146,7 +150,7 @@ void flush(self_ptr self) {
           }
         }
         s.flush_scheduled = true;
-        self->delayed_send(self, std::chrono::milliseconds{200}, atom::flush_v);
+        self->delayed_send(self, store_retry_delay, atom::flush_v);
       });
 }
 
@@ -238,9 +242,18 @@ void try_claim(self_ptr self) {
       [self](const caf::error& err) {
         auto& s = self->state;
         s.claiming = false;
-        spdlog::warn("bucket {}: claim failed: {}", s.cfg.record.bucket_id,
-                     describe(err));
-        check_drained(self);
+        s.claim_again = false;
+        spdlog::warn("bucket {}: claim failed: {}; retrying in {}",
+                     s.cfg.record.bucket_id, describe(err),
+                     format_duration(store_retry_delay));
+        if (s.draining) {
+          check_drained(self);
+          return;
+        }
+        // Not at the next finished run: while the store is away that would
+        // be one failing claim (and one warning) per run.
+        s.more_due = false;
+        wake(self, {now() + store_retry_delay});
       });
 }
 

@@ -658,6 +658,29 @@ TEST(a failed claim does not stop the bucket) {
   REQUIRE(agent->await_write(x.id, job_status::succeeded));
 }
 
+TEST(a failed claim is retried after a pause and not once per finished run) {
+  agent->claim.set_default([](const claim_request&) -> caf::expected<job_list> {
+    return make_error(ec::store_failure, "down");
+  });
+  // The start-up claim fills the batch; the claims after it fail.
+  job_list full;
+  for (int i = 0; i < 10; ++i)
+    full.jobs.push_back(claimed("ok"));
+  agent->claim.script(full);
+  start(config());
+  for (auto& x : full.jobs)
+    REQUIRE(agent->await_write(x.id, job_status::succeeded));
+  // Half the batch free: one claim, which failed. The five runs finished
+  // after it did not each claim again.
+  REQUIRE(agent->claim.await(2));
+  auto failed_at = agent->claim.entry(1).at;
+  REQUIRE(agent->claim.await(3));
+  auto retried_at = agent->claim.entry(2).at;
+  MESSAGE("retried after " << format_duration(
+            std::chrono::duration_cast<duration>(retried_at - failed_at)));
+  CHECK(retried_at - failed_at >= 150ms);
+}
+
 TEST(an idle bucket claims no more often than its poll interval) {
   start(config(1s));
   // Over 2.5 s: the start-up claim and the polls at 1 s and 2 s.
