@@ -261,7 +261,7 @@ TEST(after kill - 9 every job still reaches a final state) {
     },
     60s);
   if (!done)
-    FAIL("not all jobs final; log: " << log_tail());
+    FAIL("not all jobs final" << stuck_report());
   size_t lost_attempts = 0;
   for (auto& id : ids) {
     auto d = detail(*c, id);
@@ -383,7 +383,7 @@ TEST(a drain that outlasts the lease loses and repeats nothing) {
     },
     30s);
   if (!done)
-    FAIL("jobs stuck after the drain; log: " << log_tail());
+    FAIL("jobs stuck after the drain" << stuck_report());
   auto runs = recorded(file);
   CHECK_EQUAL(runs.size(), 10u);
   for (auto& [id, n] : runs)

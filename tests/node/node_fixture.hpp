@@ -152,6 +152,36 @@ struct node_fixture {
     return text.size() > 3000 ? text.substr(text.size() - 3000) : text;
   }
 
+  /// What a test that waited in vain for the node prints: the log's last
+  /// lines and its last lines that are not about single jobs (warnings,
+  /// errors), the free disk space, and, where gdb is installed, where the
+  /// node's threads stand.
+  std::string stuck_report() {
+    std::ostringstream out;
+    auto text = log_text();
+    std::istringstream lines{text};
+    std::vector<std::string> other;
+    size_t total = 0;
+    for (std::string line; std::getline(lines, line); ++total)
+      if (line.find(" job ") == std::string::npos)
+        other.push_back(std::move(line));
+    out << "\n--- node log: " << total << " lines; the last 40 not about "
+        << "single jobs:\n";
+    for (size_t i = other.size() > 40 ? other.size() - 40 : 0; i < other.size();
+         ++i)
+      out << other[i].substr(0, 300) << '\n';
+    out << "--- node log, last lines:\n" << log_tail();
+    out << "\n--- df:\n" << run({"/bin/df", "-h", dir.string()}).out;
+    if (node && node->running() && fs::exists("/usr/bin/gdb")) {
+      auto bt = run({"/usr/bin/gdb", "-p", std::to_string(node->pid()),
+                     "-batch", "-ex", "set print frame-arguments none", "-ex",
+                     "set print frame-info short-location", "-ex",
+                     "thread apply all bt 10"});
+      out << "--- node threads (gdb):\n" << bt.out.substr(0, 20000);
+    }
+    return out.str();
+  }
+
   jm::test::run_result cli(std::vector<std::string> args) {
     args.insert(args.begin(), jobmaster);
     args.push_back("--node");
@@ -206,7 +236,7 @@ struct node_fixture {
       timeout);
     if (!ok)
       FAIL("job " << to_string(id) << " still " << to_string(d.job.status)
-                  << "; log: " << log_tail());
+                  << stuck_report());
     return d;
   }
 

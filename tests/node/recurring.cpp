@@ -79,7 +79,7 @@ struct fixture : jm::test::node_fixture {
       },
       20s);
     if (!quiet)
-      FAIL("jobs of the schedule still live; log: " << log_tail());
+      FAIL("jobs of the schedule still live" << stuck_report());
   }
 
   /// Occurrences of the schedule's jobs, sorted; fails on a duplicate.
@@ -162,7 +162,7 @@ TEST(restarts neither lose nor double an occurrence) {
   };
   auto await_runs = [&](size_t n) {
     if (!jm::test::eventually([&] { return distinct() >= n; }, 20s))
-      FAIL("only " << distinct() << " jobs ran; log: " << log_tail());
+      FAIL("only " << distinct() << " jobs ran" << stuck_report());
   };
   await_runs(4);
   // A graceful restart, then a crash.

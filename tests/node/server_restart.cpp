@@ -4,6 +4,8 @@
 #include "tests/node/node_fixture.hpp"
 
 #include <atomic>
+#include <deque>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -28,6 +30,30 @@ struct fixture : jm::test::node_fixture {
     write_config();
   }
 };
+
+/// The last lines of the logs of `server` (as tools/test-services.sh keeps
+/// them in `services`: the first instance's, then the restarted one's), for
+/// a failure report.
+std::string server_log_tail(const std::string& services,
+                            const std::string& server) {
+  std::string out;
+  for (auto path :
+       {services
+          + (server == "postgres" ? "/pg/server.log" : "/maria/error.log"),
+        services + "/" + server + "-restart.log"}) {
+    std::ifstream in{path};
+    std::deque<std::string> last;
+    for (std::string line; std::getline(in, line);) {
+      last.push_back(std::move(line));
+      if (last.size() > 20)
+        last.pop_front();
+    }
+    out += "\n--- " + path + ", last lines:\n";
+    for (auto& line : last)
+      out += line + '\n';
+  }
+  return out;
+}
 
 } // namespace
 
@@ -76,7 +102,8 @@ TEST(a database restart in the middle of a run loses no job) {
     120s, 200ms);
   MESSAGE(failed_polls << " polls failed while the store reconnected");
   if (!done)
-    FAIL("not every job is final; log: " << log_tail());
+    FAIL("not every job is final" << stuck_report()
+                                  << server_log_tail(services, server));
   for (auto& x : all_jobs(*c))
     CHECK_EQUAL(x.status, job_status::succeeded);
   auto runs = recorded(file);
@@ -145,7 +172,8 @@ TEST(an agent store restart while scheduling loses no job) {
     },
     120s, 200ms);
   if (!done)
-    FAIL("not every job is final; log: " << log_tail());
+    FAIL("not every job is final" << stuck_report()
+                                  << server_log_tail(services, server));
   for (auto& x : all_jobs(*c))
     CHECK_EQUAL(x.status, job_status::succeeded);
   auto runs = recorded(file);
