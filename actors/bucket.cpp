@@ -314,7 +314,6 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
   // A restarted bucket first takes back what its crashed predecessor had
   // claimed; then, like a new one, it looks for jobs already waiting.
   // The release counts as a claim: no claim may overtake it.
-  s.claiming = true;
   auto released = [self] {
     auto& s = self->state;
     s.claiming = false;
@@ -323,23 +322,30 @@ bucket(bucket_actor::stateful_pointer<bucket_state> self, bucket_config cfg,
     else
       wake(self, {now()});
   };
-  // On the write connection: behind the writes a crashed predecessor left
-  // there, so that a run it finished is recorded before the release could
-  // take the job back and run it again.
-  self
-    ->request(s.writes, caf::infinite, atom::release_v, s.cfg.record.bucket_id)
-    .then(
-      [self, released](uint64_t n) {
-        if (n > 0)
-          spdlog::warn("bucket {}: took back {} jobs of its previous instance",
-                       self->state.cfg.record.bucket_id, n);
-        released();
-      },
-      [self, released](const caf::error& err) {
-        spdlog::warn("bucket {}: releasing old claims failed: {}",
-                     self->state.cfg.record.bucket_id, describe(err));
-        released();
-      });
+  if (!s.cfg.restarted) {
+    released();
+  } else {
+    s.claiming = true;
+    // On the write connection: behind the writes a crashed predecessor left
+    // there, so that a run it finished is recorded before the release could
+    // take the job back and run it again.
+    self
+      ->request(s.writes, caf::infinite, atom::release_v,
+                s.cfg.record.bucket_id)
+      .then(
+        [self, released](uint64_t n) {
+          if (n > 0)
+            spdlog::warn(
+              "bucket {}: took back {} jobs of its previous instance",
+              self->state.cfg.record.bucket_id, n);
+          released();
+        },
+        [self, released](const caf::error& err) {
+          spdlog::warn("bucket {}: releasing old claims failed: {}",
+                       self->state.cfg.record.bucket_id, describe(err));
+          released();
+        });
+  }
   return {
     [self](atom::wake, const wake_up& w) { wake(self, w.due); },
     [self](atom::started, run_started x) {

@@ -36,6 +36,11 @@ struct bucket_config {
   bool adopt_held = true;
   /// A success deletes the job and its history (`delete_succeeded`).
   bool delete_succeeded = false;
+  /// Another instance of this bucket ran before (its supervisor restarts
+  /// it): it first releases that one's claims. A bucket's first instance
+  /// skips that; its id names the node, which is new with each start, so
+  /// nothing can be claimed for it yet.
+  bool restarted = true;
 };
 
 struct bucket_state {

@@ -86,8 +86,12 @@ void start_buckets(self_ptr self, const std::vector<bucket_record>& records) {
     auto pool = s.pool;
     auto sup = self->spawn<caf::linked>(
       supervisor, sc,
-      [cfg, claims, writes, pool](caf::local_actor* parent) {
-        auto b = parent->spawn(bucket, cfg, claims, writes, pool);
+      [cfg, claims, writes, pool,
+       spawned = std::make_shared<bool>(false)](caf::local_actor* parent) {
+        auto instance = cfg;
+        instance.restarted = *spawned;
+        *spawned = true;
+        auto b = parent->spawn(bucket, instance, claims, writes, pool);
         return caf::actor_cast<caf::strong_actor_ptr>(b);
       },
       [handle, rec](const caf::strong_actor_ptr& child) {

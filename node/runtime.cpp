@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <random>
 
 #include <unistd.h>
@@ -115,18 +116,36 @@ caf::error runtime::start() {
                                                + x.handler + "' is registered");
   p.node_id = make_node_id();
   complete(p.cfg);
-  // The STORE and each AGENT CONNECTION actor own a connection.
-  auto master_db = open_store(p.cfg.store);
+  // The STORE and each AGENT CONNECTION actor own a connection. Server
+  // connections open side by side: each costs a backend start and a schema
+  // check, tens of milliseconds before the node's first job. SQLite opens
+  // one after the other (setting up a file is not worth the races).
+  auto opening = [](const store_config& cfg) {
+    return std::async(cfg.kind == store_kind::sqlite ? std::launch::deferred
+                                                     : std::launch::async,
+                      [cfg] { return open_store(cfg); });
+  };
+  auto master_opening = opening(p.cfg.store);
+  std::vector<std::future<caf::expected<store_connection>>> agent_openings;
+  std::vector<std::future<caf::expected<store_connection>>> queue_openings;
+  for (uint32_t i = 0; i < agent_connection_count(p.cfg.store); ++i) {
+    agent_openings.push_back(opening(p.cfg.store));
+    if (p.cfg.agent)
+      queue_openings.push_back(opening(*p.cfg.agent));
+  }
+  // Every opening is waited for, also when one fails (a future of
+  // std::async waits in its destructor).
+  auto master_db = master_opening.get();
   if (!master_db)
     return master_db.error();
   std::vector<agent_connection_stores> agent_dbs;
-  for (uint32_t i = 0; i < agent_connection_count(p.cfg.store); ++i) {
-    auto db = open_store(p.cfg.store);
+  for (size_t i = 0; i < agent_openings.size(); ++i) {
+    auto db = agent_openings[i].get();
     if (!db)
       return db.error();
     agent_connection_stores x{db->agent, db->master, nullptr};
     if (p.cfg.agent) {
-      auto queue = open_store(*p.cfg.agent);
+      auto queue = queue_openings[i].get();
       if (!queue)
         return make_error(code_of(queue.error()),
                           "agent store: " + describe(queue.error()));

@@ -207,6 +207,15 @@ TEST(on start a bucket releases its old claims and then claims) {
   CHECK_EQUAL(claim.msg.adopt->lane, cfg.record.lane);
 }
 
+TEST(a first instance claims at once without releasing) {
+  auto cfg = config();
+  cfg.restarted = false;
+  start(cfg);
+  REQUIRE(agent->claim.await(1));
+  CHECK_EQUAL(agent->claim.entry(0).msg.limit, cfg.batch_size);
+  CHECK_EQUAL(agent->release.size(), 0u);
+}
+
 TEST(a bucket told not to adopt held jobs claims only its own) {
   auto cfg = config();
   cfg.adopt_held = false;

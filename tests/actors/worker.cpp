@@ -108,9 +108,9 @@ TEST(buckets start only once their registration is stored) {
   start(settings({0, 0, 1, 0, 0}));
   // While the store has not answered, no bucket runs (a bounded wait for
   // something that must not happen).
-  CHECK(!agent->release.await(1, 200ms));
+  CHECK(!agent->claim.await(1, 200ms));
   registered.open();
-  REQUIRE(agent->release.await(1));
+  REQUIRE(agent->claim.await(1));
   CHECK_EQUAL(store->buckets.size(), 1u);
 }
 
@@ -120,16 +120,18 @@ TEST(buckets spread their claims over the agent connections) {
   spawn(worker, settings({1, 0, 2, 0, 0}),
         std::vector<agent_connection_actor>{agent_handle, second_handle},
         store_handle, handlers);
-  // Buckets 1 and 3 claim on the first connection, bucket 2 on the second;
-  // each takes back its old claims on the connection it writes on.
+  // Buckets 1 and 3 claim on the first connection, bucket 2 on the second.
   REQUIRE(agent->claim.await(2));
   REQUIRE(second->claim.await(1));
-  CHECK_EQUAL(agent->release.size(), 1u);
-  CHECK_EQUAL(second->release.size(), 2u);
-  auto all = agent->release.all();
-  for (auto& id : second->release.all())
-    all.push_back(id);
+  std::vector<std::string> all;
+  for (auto& x : agent->claim.all())
+    all.push_back(x.bucket_id);
+  for (auto& x : second->claim.all())
+    all.push_back(x.bucket_id);
   CHECK(strings(all.begin(), all.end()) == three_buckets);
+  CHECK_EQUAL(second->claim.entry(0).msg.bucket_id, "w@n1/medium/1");
+  // First instances: nothing of theirs to take back.
+  CHECK_EQUAL(agent->release.size() + second->release.size(), 0u);
 }
 
 TEST(a worker registers its buckets and announces them to the master) {
@@ -148,12 +150,14 @@ TEST(a worker registers its buckets and announces them to the master) {
     CHECK(r.priority == p);
   }
   // The buckets run once registered (their claims' adoption needs the
-  // rows): each takes back its old claims first.
-  REQUIRE(agent->release.await(3));
-  for (size_t i = 0; i < 3; ++i)
-    CHECK(store->buckets.entry(0).seq < agent->release.entry(i).seq);
-  auto released = agent->release.all();
-  CHECK(strings(released.begin(), released.end()) == three_buckets);
+  // rows).
+  REQUIRE(agent->claim.await(3));
+  std::vector<std::string> claimed;
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(store->buckets.entry(0).seq < agent->claim.entry(i).seq);
+    claimed.push_back(agent->claim.entry(i).msg.bucket_id);
+  }
+  CHECK(strings(claimed.begin(), claimed.end()) == three_buckets);
   auto m = spawn_master();
   self->send(w, atom::attach_v, m.handle);
   REQUIRE(m.state->attached.await(3));
@@ -253,9 +257,11 @@ TEST(a crashed bucket is restarted and announced again) {
   auto [rec2, second] = m.state->attached.at(1);
   CHECK_EQUAL(rec2.bucket_id, rec.bucket_id);
   CHECK(second.address() != first.address());
-  // The new instance takes back what the old one had claimed.
-  auto of_bucket = [&](const std::string& x) { return x == rec.bucket_id; };
-  CHECK(agent->release.await_count(2, of_bucket));
+  // The new instance takes back what the old one had claimed; the first
+  // had nothing to take back.
+  CHECK(agent->release.await(1));
+  CHECK_EQUAL(agent->release.entry(0).msg, rec.bucket_id);
+  CHECK_EQUAL(agent->release.size(), 1u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
