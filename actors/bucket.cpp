@@ -78,7 +78,9 @@ void buffer_write(self_ptr self, job_write w) {
     s.pending.emplace(id, std::move(w));
     s.pending_order.push_back(id);
   }
-  if (s.pending.size() >= s.cfg.flush_batch) {
+  // A full buffer goes at once, unless a failed write waits for its retry:
+  // while the store is away that would be one failing write per outcome.
+  if (s.pending.size() >= s.cfg.flush_batch && !s.write_failed) {
     flush(self);
   } else if (!s.flush_scheduled) {
     s.flush_scheduled = true;
@@ -110,6 +112,7 @@ void flush(self_ptr self) {
       [self, copy](const write_flags& flags) {
         auto& s = self->state;
         s.flushing = false;
+        s.write_failed = false;
         s.outcomes_writing = 0;
         std::vector<timestamp> retries;
         for (size_t i = 0; i < flags.applied.size(); ++i) {
@@ -149,6 +152,7 @@ void flush(self_ptr self) {
             s.pending_order.insert(s.pending_order.begin(), id);
           }
         }
+        s.write_failed = true;
         s.flush_scheduled = true;
         self->delayed_send(self, store_retry_delay, atom::flush_v);
       });

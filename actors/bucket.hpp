@@ -81,6 +81,9 @@ struct bucket_state {
   size_t outcomes_buffered = 0;
   size_t outcomes_writing = 0;
   bool flush_scheduled = false;
+  /// The last write failed: the next goes with its retry timer, not with
+  /// the next outcome that fills the buffer.
+  bool write_failed = false;
   bool draining = false;
   std::optional<timestamp> timer_at;
   std::vector<caf::typed_response_promise<bool>> drain_promises;

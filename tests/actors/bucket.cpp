@@ -467,6 +467,34 @@ TEST(writes that fail are sent again later) {
   CHECK(*drained);
 }
 
+TEST(a failed write is retried after a pause and not at every full buffer) {
+  agent->write.set_default([](const job_writes&) -> caf::expected<write_flags> {
+    return make_error(ec::store_failure, "down");
+  });
+  auto cfg = config();
+  cfg.flush_batch = 1; // every write fills the buffer
+  auto b = start_idle(cfg);
+  // Runs one after another, each after the first write failed: each
+  // fills the buffer again, and none sends it before the retry is due.
+  auto first = claimed("ok");
+  agent->claim.script(job_list{{first}});
+  wake(b, {now()});
+  REQUIRE(agent->write.await(1));
+  for (int i = 0; i < 5; ++i) {
+    auto x = claimed("ok");
+    agent->claim.script(job_list{{x}});
+    wake(b, {now()});
+    REQUIRE(w->await_run(x.id));
+  }
+  auto failed_at = agent->write.entry(0).at;
+  REQUIRE(agent->write.await(2));
+  // At most one more flush timer may have been armed before the failure.
+  auto n = agent->write.size();
+  for (size_t i = 1; i < n; ++i)
+    if (agent->write.entry(i).at - failed_at < 150ms)
+      CHECK_EQUAL(i, 1u);
+}
+
 TEST(drain hands back unstarted jobs and replies once running ones finish) {
   auto t = now();
   auto running = claimed("block", 4);
