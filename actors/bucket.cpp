@@ -33,7 +33,8 @@ bool ends_placement(const job_write& w) {
 // unbounded buffer, and more runs to repeat after a crash) while a claim
 // can still overlap the writes of the batch before.
 size_t unrecorded(const bucket_state& s) {
-  return s.in_flight.size() + s.outcomes_buffered + s.outcomes_writing;
+  return s.in_flight.size() + s.outcomes_buffered + s.outcomes_writing
+         + s.outcomes_retrying;
 }
 
 uint32_t claim_room(const bucket_state& s) {
@@ -57,7 +58,7 @@ void claim_if_room(self_ptr self) {
 void check_drained(self_ptr self) {
   auto& s = self->state;
   if (!s.draining || !s.in_flight.empty() || !s.pending.empty() || s.flushing
-      || s.claiming)
+      || s.retry_batch || s.claiming)
     return;
   for (auto& rp : s.drain_promises)
     rp.deliver(true);
@@ -90,21 +91,32 @@ void buffer_write(self_ptr self, job_write w) {
 
 void flush(self_ptr self) {
   auto& s = self->state;
-  if (s.flushing || s.pending.empty())
+  if (s.flushing || (s.pending.empty() && !s.retry_batch))
     return;
   job_writes batch;
-  batch.writes.reserve(s.pending.size());
-  // An id can stand twice in the order (a write dropped and a new one
-  // buffered); extract takes each pending write once.
-  for (auto& id : s.pending_order)
-    if (auto node = s.pending.extract(id); !node.empty())
-      batch.writes.push_back(std::move(node.mapped()));
-  s.pending.clear();
-  s.pending_order.clear();
+  if (s.retry_batch) {
+    // A failed batch goes again first, alone: it may have committed before
+    // its answer was lost. Newer writes of its jobs wait in `pending`,
+    // fenced by the versions the failed writes set; whichever way that
+    // batch went, they apply after it.
+    batch = std::move(*s.retry_batch);
+    s.retry_batch.reset();
+    s.outcomes_writing = s.outcomes_retrying;
+    s.outcomes_retrying = 0;
+  } else {
+    batch.writes.reserve(s.pending.size());
+    // An id can stand twice in the order (a write dropped and a new one
+    // buffered); extract takes each pending write once.
+    for (auto& id : s.pending_order)
+      if (auto node = s.pending.extract(id); !node.empty())
+        batch.writes.push_back(std::move(node.mapped()));
+    s.pending.clear();
+    s.pending_order.clear();
+    s.outcomes_writing = s.outcomes_buffered;
+    s.outcomes_buffered = 0;
+  }
   s.flushing = true;
   auto size = batch.writes.size();
-  s.outcomes_writing = s.outcomes_buffered;
-  s.outcomes_buffered = 0;
   // Kept for a retry when the store fails: outcomes must not be lost.
   auto copy = std::make_shared<job_writes>(batch);
   self->request(s.writes, caf::infinite, atom::write_v, std::move(batch))
@@ -130,28 +142,23 @@ void flush(self_ptr self) {
         // assigned: look for it when it is due, not at the next poll.
         if (!retries.empty() && !s.draining)
           wake(self, retries);
-        if (!s.pending.empty())
-          flush(self);
+        flush(self);
         claim_if_room(self);
         check_drained(self);
       },
       [self, copy, size](const caf::error& err) {
         auto& s = self->state;
         s.flushing = false;
+        spdlog::warn(
+          "bucket {}: writing {} outcomes failed: {}; retrying in {}",
+          s.cfg.record.bucket_id, size, describe(err),
+          format_duration(store_retry_delay));
+        // Sent again as it was, before newer writes of the same jobs (not
+        // merged with them: a newer write fenced by this batch's old
+        // versions would lose its fence if this batch did commit).
+        s.retry_batch = std::move(*copy);
+        s.outcomes_retrying = s.outcomes_writing;
         s.outcomes_writing = 0;
-        spdlog::warn("bucket {}: writing {} outcomes failed: {}; retrying",
-                     s.cfg.record.bucket_id, size, describe(err));
-        // Put them back in front of newer writes of the same jobs.
-        for (auto& w : copy->writes) {
-          auto id = w.job.id;
-          if (auto i = s.pending.find(id); i != s.pending.end()) {
-            i->second.expected_version = w.expected_version;
-          } else {
-            s.outcomes_buffered += ends_placement(w);
-            s.pending.emplace(id, w);
-            s.pending_order.insert(s.pending_order.begin(), id);
-          }
-        }
         s.write_failed = true;
         s.flush_scheduled = true;
         self->delayed_send(self, store_retry_delay, atom::flush_v);

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <vector>
@@ -80,6 +81,10 @@ struct bucket_state {
   /// limit until written.
   size_t outcomes_buffered = 0;
   size_t outcomes_writing = 0;
+  /// A batch whose write failed, to be sent again before anything newer,
+  /// and how many of its writes end a placement.
+  std::optional<job_writes> retry_batch;
+  size_t outcomes_retrying = 0;
   bool flush_scheduled = false;
   /// The last write failed: the next goes with its retry timer, not with
   /// the next outcome that fills the buffer.

@@ -467,6 +467,28 @@ TEST(writes that fail are sent again later) {
   CHECK(*drained);
 }
 
+TEST(a write after a failed one keeps its own fence and goes after it) {
+  // The failed batch may have committed before its answer was lost: the
+  // outcome must not take over its older fence, or it loses it.
+  agent->write.script(make_error(ec::store_failure, "lost connection"));
+  auto x = claimed("block", 7);
+  agent->claim.script(job_list{{x}});
+  start(config());
+  REQUIRE(w->started.wait());
+  REQUIRE(agent->write.await(1));
+  REQUIRE_EQUAL(agent->write.entry(0).msg.writes.size(), 1u);
+  CHECK_EQUAL(agent->write.entry(0).msg.writes[0].expected_version, 7);
+  w->release.open();
+  auto done = agent->await_write(x.id, job_status::succeeded);
+  REQUIRE(done);
+  CHECK_EQUAL(done->expected_version, 8);
+  // The start write went again, alone and as it was, before the outcome.
+  auto writes = agent->writes_of(x.id);
+  REQUIRE_EQUAL(writes.size(), 3u);
+  CHECK(writes[1].job.status == job_status::processing);
+  CHECK_EQUAL(writes[1].expected_version, 7);
+}
+
 TEST(a failed write is retried after a pause and not at every full buffer) {
   agent->write.set_default([](const job_writes&) -> caf::expected<write_flags> {
     return make_error(ec::store_failure, "down");
