@@ -79,9 +79,10 @@ void buffer_write(self_ptr self, job_write w) {
     s.pending.emplace(id, std::move(w));
     s.pending_order.push_back(id);
   }
-  // A full buffer goes at once, unless a failed write waits for its retry:
-  // while the store is away that would be one failing write per outcome.
-  if (s.pending.size() >= s.cfg.flush_batch && !s.write_failed) {
+  // A full buffer goes at once, unless a failed batch waits for its retry
+  // (it goes first): while the store is away that would be one failing
+  // write per outcome.
+  if (s.pending.size() >= s.cfg.flush_batch && !s.retry_batch) {
     flush(self);
   } else if (!s.flush_scheduled) {
     s.flush_scheduled = true;
@@ -124,7 +125,6 @@ void flush(self_ptr self) {
       [self, copy](const write_flags& flags) {
         auto& s = self->state;
         s.flushing = false;
-        s.write_failed = false;
         s.outcomes_writing = 0;
         std::vector<timestamp> retries;
         for (size_t i = 0; i < flags.applied.size(); ++i) {
@@ -159,7 +159,6 @@ void flush(self_ptr self) {
         s.retry_batch = std::move(*copy);
         s.outcomes_retrying = s.outcomes_writing;
         s.outcomes_writing = 0;
-        s.write_failed = true;
         s.flush_scheduled = true;
         self->delayed_send(self, store_retry_delay, atom::flush_v);
       });

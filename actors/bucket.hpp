@@ -86,9 +86,6 @@ struct bucket_state {
   std::optional<job_writes> retry_batch;
   size_t outcomes_retrying = 0;
   bool flush_scheduled = false;
-  /// The last write failed: the next goes with its retry timer, not with
-  /// the next outcome that fills the buffer.
-  bool write_failed = false;
   bool draining = false;
   std::optional<timestamp> timer_at;
   std::vector<caf::typed_response_promise<bool>> drain_promises;
